@@ -1,0 +1,169 @@
+"""The teacher interface shared by every curriculum algorithm.
+
+A teacher picks tasks from a :mod:`autocurr.spaces` space and learns from one float per finished
+episode (or per batch of data). It never sees an environment, a model or a tensor: integrations
+compute the signal the teacher asks for (``Teacher.signal``) and report it with ``update``.
+
+Contract kept by every subclass:
+- all randomness comes from ``self.rng``, a ``numpy.random.Generator`` seeded from ``seed``;
+- ``update``/``update_batch`` validate everything before changing anything, so bad input raises
+  ``ValueError`` and leaves the teacher exactly as it was;
+- ``state_dict()`` returns a plain picklable dict; ``load_state_dict`` restores the teacher so that
+  it continues exactly as if never interrupted (same future samples for the same updates).
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+import numbers
+from collections.abc import Sequence
+from typing import Any, ClassVar
+
+import numpy as np
+
+from autocurr.spaces import Space, space_from_config
+
+__all__ = ["SIGNALS", "Teacher"]
+
+#: Signals an integration knows how to compute for a finished episode.
+SIGNALS = ("return", "success", "length", "loss", "score")
+
+
+def check_signal(signal: Any) -> float:
+    """``signal`` as a finite float, or ``ValueError``."""
+    if isinstance(signal, bool | np.bool_):
+        return float(signal)
+    if not isinstance(signal, numbers.Real):
+        try:
+            signal = float(np.asarray(signal).item())
+        except (TypeError, ValueError):
+            raise ValueError(f"signal must be a real number, got {signal!r}") from None
+    value = float(signal)
+    if not math.isfinite(value):
+        raise ValueError(f"signal must be finite, got {value!r}")
+    return value
+
+
+class Teacher:
+    """Base class of all teachers.
+
+    Subclasses set ``name`` and ``signal`` and implement ``_sample_one``, ``_update`` and, for
+    finite spaces, ``probabilities``. Hyperparameters passed to ``__init__`` must be recorded in
+    ``self.hyperparameters`` so that ``state_dict`` can rebuild an identical teacher.
+    """
+
+    #: Registry name (``make_teacher(name, ...)``).
+    name: ClassVar[str] = "teacher"
+    #: The per-episode signal this teacher expects from integrations (one of ``SIGNALS``).
+    signal: ClassVar[str] = "return"
+    #: Whether the teacher needs a finite space (``Discrete`` / ``MultiDiscrete``).
+    requires_finite: ClassVar[bool] = False
+
+    def __init__(self, space: Space, seed: int | np.random.SeedSequence | None = None):
+        if not isinstance(space, Space):
+            raise ValueError(f"space must be an autocurr.spaces.Space, got {type(space).__name__}")
+        if self.requires_finite and not space.finite:
+            raise ValueError(f"teacher {self.name!r} needs a finite space, got {space!r}")
+        self.space = space
+        self.rng = np.random.default_rng(seed)
+        self.hyperparameters: dict[str, Any] = {}
+        self.n_updates = 0
+
+    # ----------------------------------------------------------------------------- sampling
+    def sample(self, k: int | None = None) -> Any:
+        """One task, or a list of ``k`` tasks when ``k`` is given."""
+        if k is None:
+            return self._sample_one()
+        if isinstance(k, bool) or not isinstance(k, numbers.Integral) or k < 0:
+            raise ValueError(f"k must be a non-negative integer, got {k!r}")
+        return self._sample_many(int(k))
+
+    def _sample_one(self) -> Any:
+        raise NotImplementedError
+
+    def _sample_many(self, k: int) -> list:
+        return [self._sample_one() for _ in range(k)]
+
+    def probabilities(self) -> np.ndarray:
+        """The distribution the teacher samples from now, over ``space.index`` order."""
+        raise NotImplementedError(f"{type(self).__name__} has no probability vector")
+
+    # ----------------------------------------------------------------------------- updates
+    def update(self, task: Any, signal: float) -> None:
+        """Report the ``signal`` of one finished episode played on ``task``."""
+        canonical = self.space.canonical(task)
+        value = check_signal(signal)
+        self._validate_signal(value)
+        self._update(canonical, value)
+        self.n_updates += 1
+
+    def update_batch(self, tasks: Sequence[Any], signals: Sequence[float]) -> None:
+        """``update`` for many episodes, in order; all-or-nothing on bad input."""
+        tasks = list(tasks)
+        values = np.asarray(signals, dtype=object).reshape(-1).tolist()
+        if len(tasks) != len(values):
+            raise ValueError(
+                f"update_batch got {len(tasks)} tasks but {len(values)} signals; lengths must match"
+            )
+        checked = []
+        for position, (task, signal) in enumerate(zip(tasks, values, strict=True)):
+            try:
+                value = check_signal(signal)
+                self._validate_signal(value)
+                checked.append((self.space.canonical(task), value))
+            except ValueError as error:
+                raise ValueError(f"update_batch item {position}: {error}") from None
+        for task, value in checked:
+            self._update(task, value)
+            self.n_updates += 1
+
+    def _validate_signal(self, value: float) -> None:
+        """Hook for teachers whose signal has a range (e.g. success in [0, 1])."""
+
+    def _update(self, task: Any, signal: float) -> None:
+        raise NotImplementedError
+
+    # ----------------------------------------------------------------------------- logging
+    def stats(self) -> dict[str, float]:
+        """Scalar internals worth logging (e.g. to TensorBoard); cheap to call."""
+        return {"n_updates": float(self.n_updates)}
+
+    # ----------------------------------------------------------------------------- persistence
+    def state_dict(self) -> dict[str, Any]:
+        """A plain, picklable snapshot of everything that determines future behaviour."""
+        return {
+            "name": self.name,
+            "space": self.space.to_config(),
+            "hyperparameters": copy.deepcopy(self.hyperparameters),
+            "rng": copy.deepcopy(self.rng.bit_generator.state),
+            "n_updates": self.n_updates,
+            "state": copy.deepcopy(self._get_state()),
+        }
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Restore a snapshot taken by ``state_dict`` from a teacher of the same kind and space."""
+        if state.get("name") != self.name:
+            raise ValueError(f"state_dict is for teacher {state.get('name')!r}, not {self.name!r}")
+        if space_from_config(state["space"]) != self.space:
+            raise ValueError(f"state_dict space {state['space']} does not match {self.space!r}")
+        if state["hyperparameters"] != self.hyperparameters:
+            raise ValueError(
+                f"state_dict hyperparameters {state['hyperparameters']} differ from this teacher's "
+                f"{self.hyperparameters}; build the teacher with the same hyperparameters"
+            )
+        bit_generator = type(self.rng.bit_generator)()
+        bit_generator.state = copy.deepcopy(state["rng"])
+        self._set_state(copy.deepcopy(state["state"]))
+        self.rng = np.random.Generator(bit_generator)
+        self.n_updates = int(state["n_updates"])
+
+    def _get_state(self) -> dict[str, Any]:
+        return {}
+
+    def _set_state(self, state: dict[str, Any]) -> None:
+        pass
+
+    def __repr__(self) -> str:
+        params = ", ".join(f"{k}={v!r}" for k, v in self.hyperparameters.items())
+        return f"{type(self).__name__}({self.space!r}{', ' if params else ''}{params})"

@@ -1,0 +1,130 @@
+"""Gymnasium integration: a wrapper that lets a teacher choose each episode's task.
+
+The task protocol
+-----------------
+An environment *accepts tasks* when its ``reset(seed=None, options=None)`` reads
+``options["task"]`` and configures the episode from it (``autocurr/Maze-v0`` does: the task is a
+maze level). For any other environment pass ``apply_task(env, task)``, a function that configures
+the environment before each reset (set the gravity of CartPole, pick a MiniGrid seed, ...); the
+wrapper then calls ``reset`` without the ``task`` option.
+
+What the wrapper guarantees
+---------------------------
+- every ``reset`` samples one task from the teacher (unless the caller forces one with
+  ``options={"task": t}``) and hands it to the environment;
+- ``info["task"]`` carries the task that is running, on reset and on every step;
+- when the episode ends (``terminated`` or ``truncated``) the teacher receives exactly one
+  ``update(task, signal)`` for the task that actually ran, and ``info["curriculum"]`` holds
+  ``{"task": task, "signal": value}`` so loggers see what the teacher saw;
+- an episode abandoned by a ``reset`` before it ended has no outcome and is not reported; it is
+  counted in ``abandoned_episodes`` so nothing disappears silently.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, SupportsFloat
+
+import gymnasium as gym
+
+from autocurr.teachers.base import Teacher
+
+__all__ = ["CurriculumWrapper", "episode_signal"]
+
+SignalFn = Callable[[float, int, dict], float]
+
+
+def _success(episode_return: float, episode_length: int, info: dict) -> float:
+    # Gymnasium-robotics, MiniGrid-style and SB3 envs report success as info["is_success"].
+    if "is_success" in info:
+        return float(bool(info["is_success"]))
+    return float(episode_return > 0)
+
+
+_BUILTIN_SIGNALS: dict[str, SignalFn] = {
+    "return": lambda episode_return, episode_length, info: float(episode_return),
+    "success": _success,
+    "length": lambda episode_return, episode_length, info: float(episode_length),
+}
+
+
+def episode_signal(signal: str | SignalFn | None, teacher: Teacher) -> SignalFn:
+    """Resolve the signal a wrapper reports: a built-in name, a callable, or the teacher's own."""
+    if callable(signal):
+        return signal
+    name = teacher.signal if signal is None else signal
+    if name not in _BUILTIN_SIGNALS:
+        raise ValueError(
+            f"signal {name!r} cannot be computed from an episode; use one of "
+            f"{sorted(_BUILTIN_SIGNALS)} or a callable(episode_return, episode_length, info)"
+        )
+    return _BUILTIN_SIGNALS[name]
+
+
+class CurriculumWrapper(gym.Wrapper):
+    """Sample a task from ``teacher`` at every reset and report each episode's outcome to it.
+
+    Args:
+        env: any gymnasium environment.
+        teacher: the teacher choosing tasks.
+        apply_task: ``apply_task(env, task)`` configures ``env`` for ``task`` before ``reset``;
+            ``None`` means the environment accepts ``reset(options={"task": task})``.
+        signal: ``"return"``, ``"success"`` (``info["is_success"]``, else return > 0), ``"length"``,
+            or ``callable(episode_return, episode_length, final_info) -> float``. ``None`` uses the
+            teacher's own ``teacher.signal``.
+    """
+
+    def __init__(
+        self,
+        env: gym.Env,
+        teacher: Teacher,
+        apply_task: Callable[[gym.Env, Any], None] | None = None,
+        signal: str | SignalFn | None = None,
+    ):
+        super().__init__(env)
+        if not isinstance(teacher, Teacher):
+            raise ValueError(f"teacher must be an autocurr Teacher, got {type(teacher).__name__}")
+        self.teacher = teacher
+        self.apply_task = apply_task
+        self.signal_fn = episode_signal(signal, teacher)
+        self.task: Any = None
+        self.episode_return = 0.0
+        self.episode_length = 0
+        self.episodes_reported = 0
+        self.abandoned_episodes = 0
+        self._episode_open = False
+
+    def reset(
+        self, *, seed: int | None = None, options: dict[str, Any] | None = None
+    ) -> tuple[Any, dict[str, Any]]:
+        if self._episode_open:
+            self.abandoned_episodes += 1
+        options = dict(options or {})
+        task = options.pop("task") if "task" in options else self.teacher.sample()
+        task = self.teacher.space.canonical(task)
+        if self.apply_task is None:
+            options["task"] = task
+        else:
+            self.apply_task(self.env, task)
+        observation, info = self.env.reset(seed=seed, options=options or None)
+        self.task = task
+        self.episode_return = 0.0
+        self.episode_length = 0
+        self._episode_open = True
+        info["task"] = task
+        return observation, info
+
+    def step(self, action: Any) -> tuple[Any, SupportsFloat, bool, bool, dict[str, Any]]:
+        if not self._episode_open:
+            raise RuntimeError("step() called before reset() or after the episode ended")
+        observation, reward, terminated, truncated, info = self.env.step(action)
+        self.episode_return += float(reward)
+        self.episode_length += 1
+        info["task"] = self.task
+        if terminated or truncated:
+            self._episode_open = False
+            value = self.signal_fn(self.episode_return, self.episode_length, info)
+            self.teacher.update(self.task, value)
+            self.episodes_reported += 1
+            info["curriculum"] = {"task": self.task, "signal": float(value)}
+        return observation, reward, terminated, truncated, info

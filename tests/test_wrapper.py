@@ -1,0 +1,154 @@
+import gymnasium as gym
+import numpy as np
+import pytest
+
+from autocurr import CurriculumWrapper, make_teacher
+from autocurr.spaces import Discrete
+from autocurr.teachers import UniformTeacher
+
+
+class RecordingTeacher(UniformTeacher):
+    """A uniform teacher that remembers what it sampled and what it was told."""
+
+    name = "recording-uniform"
+
+    def __init__(self, space, seed=None):
+        super().__init__(space, seed)
+        self.sampled, self.received = [], []
+
+    def _sample_one(self):
+        task = super()._sample_one()
+        self.sampled.append(task)
+        return task
+
+    def _update(self, task, signal):
+        self.received.append((task, signal))
+
+
+class TaskEnv(gym.Env):
+    """Accepts ``reset(options={"task": t})``; episodes last a random number of steps and pay
+    ``task`` once at the end, so the episode return identifies the task that ran."""
+
+    observation_space = gym.spaces.Box(0, 10, (1,), np.float32)
+    action_space = gym.spaces.Discrete(2)
+
+    def __init__(self, reads_options=True):
+        self.reads_options = reads_options
+        self.configured_task = None
+        self.tasks_run = []
+
+    def reset(self, *, seed=None, options=None):
+        super().reset(seed=seed)
+        if self.reads_options:
+            self.configured_task = options["task"]
+        self.tasks_run.append(self.configured_task)
+        self.remaining = int(self.np_random.integers(1, 6))
+        return np.array([self.configured_task], np.float32), {}
+
+    def step(self, action):
+        self.remaining -= 1
+        done = self.remaining == 0
+        reward = float(self.configured_task) if done else 0.0
+        truncated = done and self.configured_task % 2 == 1  # odd tasks end by truncation
+        terminated = done and not truncated
+        obs = np.array([self.configured_task], np.float32)
+        return obs, reward, terminated, truncated, {"is_success": self.configured_task > 2}
+
+
+def run_episodes(env, n_steps, seed=0):
+    rng = np.random.default_rng(seed)
+    _, info = env.reset(seed=seed)
+    assert info["task"] == env.task
+    finished = []
+    for _ in range(n_steps):
+        _, _, terminated, truncated, info = env.step(int(rng.integers(2)))
+        assert info["task"] == env.task
+        if terminated or truncated:
+            finished.append(info["curriculum"])
+            env.reset()
+    return finished
+
+
+def test_every_sampled_task_reaches_the_env_and_every_outcome_the_teacher():
+    teacher = RecordingTeacher(Discrete(6), seed=0)
+    inner = TaskEnv()
+    env = CurriculumWrapper(inner, teacher, signal="return")
+    finished = run_episodes(env, 3000)
+    assert inner.tasks_run == teacher.sampled  # each sampled task delivered, in order
+    # one update per finished episode, with the task that ran and its return (= the task here)
+    assert len(teacher.received) == len(finished) == env.episodes_reported > 400
+    assert teacher.received == [(t, float(t)) for t in inner.tasks_run[: len(finished)]]
+    assert [(f["task"], f["signal"]) for f in finished] == teacher.received
+    assert env.abandoned_episodes == 0
+
+
+def test_apply_task_configures_envs_that_do_not_read_options():
+    teacher = RecordingTeacher(Discrete(4), seed=1)
+    inner = TaskEnv(reads_options=False)
+    calls = []
+
+    def apply_task(env, task):
+        calls.append(task)
+        env.unwrapped.configured_task = task
+
+    env = CurriculumWrapper(inner, teacher, apply_task=apply_task, signal="success")
+    run_episodes(env, 500)
+    assert calls == teacher.sampled == inner.tasks_run
+    assert all(signal == float(task > 2) for task, signal in teacher.received)
+
+
+def test_signal_defaults_to_the_teachers_and_accepts_callables():
+    teacher = RecordingTeacher(Discrete(3), seed=2)
+    env = CurriculumWrapper(TaskEnv(), teacher, signal=lambda ret, length, info: ret * 10 + length)
+    run_episodes(env, 200)
+    assert all(signal >= 10 * task + 1 for task, signal in teacher.received)
+    assert (
+        CurriculumWrapper(TaskEnv(), make_teacher("exp3", Discrete(3))).signal_fn(2.0, 5, {}) == 2
+    )
+    with pytest.raises(ValueError, match="cannot be computed"):
+        CurriculumWrapper(TaskEnv(), teacher, signal="regret")
+
+
+def test_forced_task_and_abandoned_episodes():
+    teacher = RecordingTeacher(Discrete(5), seed=0)
+    inner = TaskEnv()
+    env = CurriculumWrapper(inner, teacher)
+    _, info = env.reset(options={"task": 4})
+    assert info["task"] == 4 and inner.tasks_run == [4] and teacher.sampled == []
+    env.reset()  # the first episode never finished: counted, not reported
+    assert env.abandoned_episodes == 1 and teacher.received == []
+    with pytest.raises(ValueError, match="not in Discrete"):
+        env.reset(options={"task": 7})
+
+
+def test_step_after_the_episode_ended_is_an_error_not_a_second_report():
+    teacher = RecordingTeacher(Discrete(2), seed=0)
+    env = CurriculumWrapper(TaskEnv(), teacher)
+    env.reset(seed=0)
+    done = False
+    while not done:
+        *_, terminated, truncated, _ = env.step(0)
+        done = terminated or truncated
+    with pytest.raises(RuntimeError, match="after the episode ended"):
+        env.step(0)
+    assert len(teacher.received) == 1
+
+
+def test_third_party_classic_control_env_with_apply_task():
+    teacher = make_teacher("exp3", Discrete(3), seed=0)
+    gravities = [5.0, 9.8, 15.0]
+
+    def set_gravity(env, task):
+        env.unwrapped.gravity = gravities[task]
+
+    env = CurriculumWrapper(gym.make("CartPole-v1"), teacher, apply_task=set_gravity)
+    _, info = env.reset(seed=0)
+    assert env.unwrapped.gravity == gravities[info["task"]]
+    episodes = 0
+    for _ in range(400):
+        *_, terminated, truncated, _ = env.step(env.action_space.sample())
+        if terminated or truncated:
+            episodes += 1
+            _, info = env.reset()
+            assert env.unwrapped.gravity == gravities[info["task"]]
+    assert teacher.n_updates == env.episodes_reported == episodes > 0
