@@ -1,0 +1,105 @@
+"""Speed of the pure-numpy maze env: env steps/s, level generation and BFS.
+
+Usage::
+
+    python benchmarks/maze_speed.py [--steps 200000] [--seed 0]
+
+Prints a markdown table plus the software versions, date and machine.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import os
+import platform
+import sys
+import time
+
+import gymnasium as gym
+import numpy as np
+from gymnasium.envs.registration import EnvSpec
+
+from autocurr.envs import MazeEnv, bfs_distances, generate_level, shortest_path_length
+
+
+def _steps_per_second(env, n_steps: int, seed: int) -> tuple[float, int]:
+    """Random actions (pre-drawn), resetting at episode end. Returns (steps/s, episodes)."""
+    actions = np.random.default_rng(seed).integers(0, 4, size=n_steps).tolist()
+    env.reset(seed=seed)
+    episodes = 0
+    t0 = time.perf_counter()
+    for a in actions:
+        _, _, terminated, truncated, _ = env.step(a)
+        if terminated or truncated:
+            env.reset()
+            episodes += 1
+    return n_steps / (time.perf_counter() - t0), episodes
+
+
+def _rate(fn, n: int) -> float:
+    """Calls per second of ``fn`` over ``n`` calls."""
+    t0 = time.perf_counter()
+    for _ in range(n):
+        fn()
+    return n / (time.perf_counter() - t0)
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--steps", type=int, default=200_000, help="env steps per measurement")
+    parser.add_argument("--seed", type=int, default=0)
+    args = parser.parse_args(argv)
+    n = args.steps
+    rng = np.random.default_rng(args.seed)
+    rows: list[tuple[str, str, str]] = []
+
+    sps, eps = _steps_per_second(MazeEnv(), n, args.seed)
+    rows.append(("env steps/s, MazeEnv() 9x9, random actions, incl. resets",
+                 f"{sps:,.0f}", f"{n:,} steps, {eps:,} episodes"))
+    sps, eps = _steps_per_second(MazeEnv(view_size=17), n, args.seed)
+    rows.append(("env steps/s, view_size=17", f"{sps:,.0f}", f"{eps:,} episodes"))
+    spec = EnvSpec("MazeBench-v0", entry_point="autocurr.envs.maze:MazeEnv")
+    wrapped = gym.make(spec)  # adds PassiveEnvChecker + OrderEnforcing wrappers
+    sps, eps = _steps_per_second(wrapped, n, args.seed)
+    rows.append(("env steps/s, via gym.make (default wrappers)", f"{sps:,.0f}",
+                 f"{eps:,} episodes"))
+
+    env = MazeEnv()
+    env.reset(seed=args.seed)
+    n_small = max(n // 20, 100)
+    rows.append(("env resets/s (fresh random 9x9 level)",
+                 f"{_rate(env.reset, n_small):,.0f}", f"{n_small:,} resets"))
+
+    for size, max_walls in ((9, 20), (13, 60)):
+        rate = _rate(lambda s=size, m=max_walls: generate_level(rng, size=s, max_walls=m),
+                     n_small)
+        rows.append((f"generate_level/s, {size}x{size}, Uniform(0..{max_walls}) walls",
+                     f"{rate:,.0f}", f"{n_small:,} levels (includes a BFS each)"))
+
+    for size, max_walls in ((9, 20), (13, 60)):
+        levels = [generate_level(rng, size=size, max_walls=max_walls) for _ in range(n_small)]
+        it = iter(levels * 2)
+        rate = _rate(lambda it=it: bfs_distances(next(it)), n_small)
+        rows.append((f"bfs_distances, {size}x{size} (full distance map)",
+                     f"{1e6 / rate:.1f} us", f"{n_small:,} levels"))
+        it = iter(levels * 2)
+        rate = _rate(lambda it=it: shortest_path_length(next(it)), n_small)
+        rows.append((f"shortest_path_length, {size}x{size} (early exit)",
+                     f"{1e6 / rate:.1f} us", f"{n_small:,} levels"))
+
+    print("| measurement | value | notes |")
+    print("|---|---|---|")
+    for row in rows:
+        print("| " + " | ".join(row) + " |")
+    print()
+    print(f"- date: {datetime.datetime.now().astimezone().isoformat(timespec='seconds')}")
+    print(f"- python {platform.python_version()}, numpy {np.__version__}, "
+          f"gymnasium {gym.__version__}")
+    print(f"- machine: {platform.platform()}, {platform.machine()}, "
+          f"processor {platform.processor() or 'n/a'}, cpu_count {os.cpu_count()}")
+    print(f"- command: {' '.join([os.path.basename(sys.argv[0]), *(argv or sys.argv[1:])])}")
+
+
+if __name__ == "__main__":
+    main()

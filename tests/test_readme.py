@@ -1,0 +1,21 @@
+"""The README's example must run as written."""
+
+import re
+from pathlib import Path
+
+README = Path(__file__).resolve().parents[1] / "README.md"
+
+
+def python_blocks() -> list[str]:
+    return re.findall(r"```python\n(.*?)```", README.read_text(), flags=re.S)
+
+
+def test_readme_wrap_example_runs_and_teaches():
+    blocks = python_blocks()
+    assert blocks, "README lost its python example"
+    namespace: dict = {}
+    exec(compile(blocks[0], str(README), "exec"), namespace)
+    teacher, env = namespace["teacher"], namespace["env"]
+    assert teacher.n_updates == env.episodes_reported > 100
+    assert namespace["state"]["name"] == "exp3"
+    assert len(blocks[0].strip().splitlines()) <= 22
