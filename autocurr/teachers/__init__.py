@@ -22,6 +22,7 @@ __all__ = [
     "from_state_dict",
     "make_teacher",
     "register",
+    "teacher_class",
 ]
 
 _REGISTRY: dict[str, type[Teacher]] = {}
@@ -43,13 +44,17 @@ def available() -> list[str]:
     return sorted(_REGISTRY)
 
 
-def make_teacher(name: str, space: Space, seed: Any = None, **hyperparameters: Any) -> Teacher:
-    """Build the teacher registered as ``name`` over ``space``."""
+def teacher_class(name: str) -> type[Teacher]:
+    """The class registered as ``name`` (its docstring and ``signal`` describe it)."""
     try:
-        cls = _REGISTRY[name]
+        return _REGISTRY[name]
     except KeyError:
         raise ValueError(f"unknown teacher {name!r}; available: {', '.join(available())}") from None
-    return cls(space, seed=seed, **hyperparameters)
+
+
+def make_teacher(name: str, space: Space, seed: Any = None, **hyperparameters: Any) -> Teacher:
+    """Build the teacher registered as ``name`` over ``space``."""
+    return teacher_class(name)(space, seed=seed, **hyperparameters)
 
 
 def from_state_dict(state: dict[str, Any]) -> Teacher:

@@ -1,0 +1,295 @@
+"""Env presets: what a teacher chooses for each environment, and how the choice reaches it.
+
+A preset answers three questions for one gymnasium id:
+
+1. **Task space.** Which finite set of tasks the teacher picks from (``Discrete(n)``), with a
+   human-readable label per task for logs and plots.
+2. **apply_task.** A callable ``apply_task(env, task)`` that configures the environment before
+   each reset; :class:`~autocurr.wrappers.CurriculumWrapper` calls it. Each training env gets its
+   own instance (``preset.make_apply_task(rng)``), so randomness stays per env and reproducible.
+3. **Held-out evaluation.** Named episodes the trained student is tested on afterwards
+   (``preset.held_out(suite)``), and whether an episode counts as solved.
+
+Built-in presets:
+
+- ``autocurr/Maze-v0``: six difficulty bins over the BFS start-goal distance; a task draws a fresh
+  random level in that bin. Held out: the hand-drawn ``maze-test`` suite, solved = return > 0 (the
+  PAIRED / PLR / ACCEL convention).
+- ``CartPole-v1``: four pole lengths. Held out: every length, mean return.
+- any other id with ``task_param`` / ``task_values``: ``setattr(env.unwrapped, name, value)``.
+
+This module needs numpy and gymnasium only (no torch / SB3).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import gymnasium as gym
+import numpy as np
+
+from autocurr.spaces import Discrete
+
+__all__ = [
+    "CARTPOLE_LENGTHS",
+    "MAZE_DISTANCE_BINS",
+    "CartPoleLength",
+    "EnvPreset",
+    "HeldOutCase",
+    "MazeLevelInDistanceBin",
+    "SetAttribute",
+    "attribute_preset",
+    "builtin_presets",
+    "parse_task_values",
+    "resolve_preset",
+]
+
+MAZE_ENV_ID = "autocurr/Maze-v0"
+#: Inclusive (shortest, longest) start-goal BFS distance of each maze task. Narrow bins at the
+#: easy end, where one extra step changes difficulty most; 16 is the longest open 9x9 distance.
+MAZE_DISTANCE_BINS: tuple[tuple[int, int], ...] = (
+    (1, 2),
+    (3, 4),
+    (5, 6),
+    (7, 8),
+    (9, 11),
+    (12, 16),
+)
+MAZE_SUITES = ("maze-test", "maze-test-large")
+
+CARTPOLE_ENV_ID = "CartPole-v1"
+#: Half pole lengths (gymnasium's ``length``; 0.5 is the standard CartPole).
+CARTPOLE_LENGTHS: tuple[float, ...] = (0.25, 0.5, 1.0, 2.0)
+
+#: Suite name for presets whose held-out cases are simply their task values.
+TASK_VALUES_SUITE = "task-values"
+
+ApplyTask = Callable[[gym.Env, Any], None]
+EpisodeStart = Callable[[gym.Env, int | None], tuple[Any, dict]]
+
+
+@dataclass(frozen=True)
+class HeldOutCase:
+    """One held-out test: ``start(env, seed)`` resets ``env`` into it and returns ``reset``'s
+    result; ``details`` are extra columns for the evaluation table (e.g. the shortest path)."""
+
+    name: str
+    start: EpisodeStart
+    details: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class EnvPreset:
+    """How one environment is taught; see the module docstring."""
+
+    env_id: str
+    space: Discrete
+    task_labels: tuple[str, ...]
+    make_apply_task: Callable[[np.random.Generator], ApplyTask]
+    suites: tuple[str, ...]
+    held_out: Callable[[str], list[HeldOutCase]]
+    #: Whether an episode return counts as solved; None when the env has no notion of success.
+    is_success: Callable[[float], bool] | None = None
+    description: str = ""
+
+    @property
+    def default_suite(self) -> str:
+        return self.suites[0]
+
+    def held_out_cases(self, suite: str | None = None) -> list[HeldOutCase]:
+        """The held-out cases of ``suite`` (default: the preset's first suite)."""
+        suite = self.default_suite if suite is None else suite
+        if suite not in self.suites:
+            raise ValueError(
+                f"suite {suite!r} does not apply to {self.env_id}; choose from {list(self.suites)}"
+            )
+        return self.held_out(suite)
+
+
+# ------------------------------------------------------------------------------------ maze
+
+
+class MazeLevelInDistanceBin:
+    """apply_task for the maze: task ``i`` queues a fresh random level whose start-goal BFS
+    distance lies in ``bins[i]``, generated from this object's own ``rng``.
+
+    The level reaches the env through ``env.unwrapped.set_next_level``, so the wrapper's reset
+    (without a task option) plays it. Walls and size follow the env's own settings.
+    """
+
+    def __init__(
+        self, rng: np.random.Generator, bins: Sequence[tuple[int, int]] = MAZE_DISTANCE_BINS
+    ):
+        self.rng = rng
+        self.bins = tuple((int(lo), int(hi)) for lo, hi in bins)
+
+    def __call__(self, env: gym.Env, task: int) -> None:
+        from autocurr.envs.maze import generate_level
+
+        maze = env.unwrapped
+        shortest, longest = self.bins[task]
+        level = generate_level(
+            self.rng,
+            size=maze.size,
+            max_walls=maze.max_walls,
+            min_distance=shortest,
+            max_distance=longest,
+        )
+        maze.set_next_level(level)
+
+
+def _maze_held_out(suite: str) -> list[HeldOutCase]:
+    from autocurr.envs.maze import load_maze_suite, shortest_path_length
+
+    cases = []
+    for name, level in load_maze_suite(suite).items():
+
+        def start(env: gym.Env, seed: int | None, level: Any = level) -> tuple[Any, dict]:
+            return env.reset(seed=seed, options={"task": level})
+
+        details = {"shortest_path": shortest_path_length(level)}
+        cases.append(HeldOutCase(name, start, details))
+    return cases
+
+
+def _maze_solved(episode_return: float) -> bool:
+    # The maze pays only at the goal, so any positive return means the goal was reached.
+    return episode_return > 0
+
+
+def maze_preset() -> EnvPreset:
+    return EnvPreset(
+        env_id=MAZE_ENV_ID,
+        space=Discrete(len(MAZE_DISTANCE_BINS)),
+        task_labels=tuple(f"path {lo}-{hi}" for lo, hi in MAZE_DISTANCE_BINS),
+        make_apply_task=MazeLevelInDistanceBin,
+        suites=MAZE_SUITES,
+        held_out=_maze_held_out,
+        is_success=_maze_solved,
+        description="random levels binned by start-goal BFS distance",
+    )
+
+
+# ------------------------------------------------------------------------------------ attributes
+
+
+class SetAttribute:
+    """apply_task that sets ``env.unwrapped.<name> = values[task]`` (no randomness)."""
+
+    def __init__(self, name: str, values: Sequence[Any]):
+        self.name = name
+        self.values = tuple(values)
+
+    def __call__(self, env: gym.Env, task: int) -> None:
+        base = env.unwrapped
+        if not hasattr(base, self.name):
+            raise ValueError(
+                f"{type(base).__name__} has no attribute {self.name!r} to set as the task; "
+                "check --task-param"
+            )
+        setattr(base, self.name, self.values[task])
+
+
+class CartPoleLength(SetAttribute):
+    """Sets CartPole's half pole length and the product the dynamics cache from it.
+
+    Gymnasium's CartPole computes ``polemass_length = masspole * length`` once in ``__init__``;
+    setting ``length`` alone would leave the torque term of the old pole in the dynamics.
+    """
+
+    def __init__(self, values: Sequence[float] = CARTPOLE_LENGTHS):
+        super().__init__("length", values)
+
+    def __call__(self, env: gym.Env, task: int) -> None:
+        super().__call__(env, task)
+        base = env.unwrapped
+        base.polemass_length = base.masspole * base.length
+
+
+def _values_held_out(apply_task: ApplyTask, labels: Sequence[str]) -> Callable[[str], list]:
+    """Held-out cases that play every task value once per episode."""
+
+    def held_out(suite: str) -> list[HeldOutCase]:
+        cases = []
+        for task, label in enumerate(labels):
+
+            def start(env: gym.Env, seed: int | None, task: int = task) -> tuple[Any, dict]:
+                apply_task(env, task)
+                return env.reset(seed=seed)
+
+            cases.append(HeldOutCase(label, start))
+        return cases
+
+    return held_out
+
+
+def attribute_preset(
+    env_id: str, name: str, values: Sequence[Any], apply_task: SetAttribute | None = None
+) -> EnvPreset:
+    """A preset whose task ``i`` sets attribute ``name`` of the unwrapped env to ``values[i]``."""
+    if not values:
+        raise ValueError("--task-values needs at least one value")
+    apply_task = SetAttribute(name, values) if apply_task is None else apply_task
+    labels = tuple(f"{name}={value}" for value in values)
+    return EnvPreset(
+        env_id=env_id,
+        space=Discrete(len(values)),
+        task_labels=labels,
+        # A fixed attribute value needs no randomness, so every env shares one stateless setter.
+        make_apply_task=lambda rng: apply_task,
+        suites=(TASK_VALUES_SUITE,),
+        held_out=_values_held_out(apply_task, labels),
+        description=f"{name} in {list(values)}",
+    )
+
+
+def cartpole_preset() -> EnvPreset:
+    return attribute_preset(
+        CARTPOLE_ENV_ID, "length", CARTPOLE_LENGTHS, apply_task=CartPoleLength(CARTPOLE_LENGTHS)
+    )
+
+
+# ------------------------------------------------------------------------------------ lookup
+
+
+def builtin_presets() -> dict[str, Callable[[], EnvPreset]]:
+    """Env ids that work without ``--task-param``, mapped to their preset factory."""
+    return {MAZE_ENV_ID: maze_preset, CARTPOLE_ENV_ID: cartpole_preset}
+
+
+def parse_task_values(text: str | Sequence[Any]) -> list[Any]:
+    """``"0.25,0.5,1"`` -> ``[0.25, 0.5, 1]``: each item parsed as JSON when possible, else kept
+    as a string. Lists pass through unchanged."""
+    if not isinstance(text, str):
+        return list(text)
+    values = []
+    for item in (part.strip() for part in text.split(",")):
+        if not item:
+            continue
+        try:
+            values.append(json.loads(item))
+        except json.JSONDecodeError:
+            values.append(item)
+    return values
+
+
+def resolve_preset(
+    env_id: str, task_param: str | None = None, task_values: str | Sequence[Any] | None = None
+) -> EnvPreset:
+    """The preset for ``env_id``: an attribute preset when ``task_param`` is given, else the
+    built-in one. Raises ``ValueError`` with what to pass when neither applies."""
+    if (task_param is None) != (task_values is None):
+        raise ValueError("--task-param and --task-values go together; pass both or neither")
+    if task_param is not None:  # explicit flags override a built-in preset
+        return attribute_preset(env_id, task_param, parse_task_values(task_values))
+    presets = builtin_presets()
+    if env_id not in presets:
+        raise ValueError(
+            f"no task preset for env {env_id!r}: say which attribute the teacher varies, e.g. "
+            f"--task-param length --task-values 0.25,0.5,1.0 "
+            f"(built-in presets: {', '.join(presets)})"
+        )
+    return presets[env_id]()

@@ -1,0 +1,319 @@
+"""The ``autocurr`` command line: ``train``, ``eval`` and ``teachers``.
+
+This module stays light: argparse and the teacher registry only. Torch and Stable-Baselines3 are
+imported inside the ``train`` / ``eval`` subcommands, after checking that the ``sb3`` extra is
+installed, so ``autocurr teachers`` and ``autocurr --help`` are instant and work without it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import json
+import sys
+from collections.abc import Sequence
+from typing import Any
+
+from autocurr.teachers import available, teacher_class
+
+__all__ = ["build_parser", "main"]
+
+#: Modules the ``sb3`` extra provides (import name -> distribution name).
+SB3_EXTRA_MODULES = {
+    "stable_baselines3": "stable-baselines3",
+    "torch": "torch",
+    "tensorboard": "tensorboard",
+    "matplotlib": "matplotlib",
+    "tqdm": "tqdm",
+    "rich": "rich",
+}
+#: Must match ``autocurr.agents.train.DEFAULT_TIMESTEPS`` (kept here so ``--help`` needs no torch;
+#: a test checks they agree).
+DEFAULT_TIMESTEPS = 2_000_000
+USAGE_ERROR = 2
+
+
+class CliError(Exception):
+    """A problem with the user's input: printed as ``autocurr <command>: error: ...``, exit 2."""
+
+
+# ------------------------------------------------------------------------------------ parser
+
+
+def parse_key_values(items: Sequence[str]) -> dict[str, Any]:
+    """``["gamma=0.1", "reward=signal"]`` -> ``{"gamma": 0.1, "reward": "signal"}``; each value
+    is parsed as JSON when possible (numbers, true/false/null, lists), else kept as a string."""
+    parsed: dict[str, Any] = {}
+    for item in items:
+        key, separator, value = item.partition("=")
+        if not separator or not key:
+            raise CliError(f"expected key=value, got {item!r}")
+        try:
+            parsed[key] = json.loads(value)
+        except json.JSONDecodeError:
+            parsed[key] = value
+    return parsed
+
+
+def _add_train_parser(subparsers: Any) -> None:
+    parser = subparsers.add_parser(
+        "train",
+        help="train a PPO student on a teacher's curriculum, then evaluate it on held-out tasks",
+        description="Train an SB3 PPO student with a curriculum teacher. Outputs (TensorBoard "
+        "events, model.zip, teacher_state.pkl, config.json, summary.json, plots) go to "
+        "<logdir>/<run-name>/.",
+    )
+    parser.add_argument(
+        "--env", default="autocurr/Maze-v0", help="gymnasium id (default: %(default)s)"
+    )
+    parser.add_argument(
+        "--env-kwargs",
+        nargs="*",
+        default=[],
+        metavar="KEY=VALUE",
+        help="keyword arguments of gymnasium.make, e.g. view_size=17 max_walls=40",
+    )
+    parser.add_argument(
+        "--teacher", default="exp3", choices=available(), help="default: %(default)s"
+    )
+    parser.add_argument(
+        "--teacher-kwargs",
+        nargs="*",
+        default=[],
+        metavar="KEY=VALUE",
+        help="teacher hyperparameters, e.g. gamma=0.2 reward=progress (values parsed as JSON)",
+    )
+    parser.add_argument(
+        "--task-param",
+        metavar="NAME",
+        help="attribute of env.unwrapped the teacher sets (envs without a built-in preset)",
+    )
+    parser.add_argument(
+        "--task-values",
+        metavar="V1,V2,...",
+        help="comma-separated values of --task-param, one task each",
+    )
+    parser.add_argument(
+        "--timesteps",
+        type=int,
+        default=DEFAULT_TIMESTEPS,
+        help="environment steps (default: %(default)s, a few minutes on 2 CPU cores)",
+    )
+    parser.add_argument(
+        "--n-envs", type=int, default=8, help="parallel envs (default: %(default)s)"
+    )
+    parser.add_argument("--seed", type=int, default=0, help="default: %(default)s")
+    _add_device_argument(parser)
+    parser.add_argument("--logdir", default="runs", help="default: %(default)s")
+    parser.add_argument("--run-name", help="default: <env>-<teacher>-s<seed>, sanitised")
+    parser.add_argument(
+        "--eval-episodes",
+        type=int,
+        default=10,
+        help="held-out episodes per test task after training; 0 skips (default: %(default)s)",
+    )
+    parser.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    parser.add_argument(
+        "--checkpoint-freq",
+        type=int,
+        default=0,
+        metavar="STEPS",
+        help="also save model + teacher every STEPS env steps under checkpoints/ (0: only at end)",
+    )
+    parser.add_argument(
+        "--ppo-kwargs",
+        nargs="*",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override PPO settings, e.g. learning_rate=1e-3 n_steps=256",
+    )
+    parser.set_defaults(handler=_run_train)
+
+
+def _add_eval_parser(subparsers: Any) -> None:
+    parser = subparsers.add_parser(
+        "eval",
+        help="evaluate a trained run on a held-out suite",
+        description="Evaluate a saved student on held-out tasks; writes eval_<suite>.json next "
+        "to the model.",
+    )
+    parser.add_argument(
+        "--checkpoint",
+        required=True,
+        metavar="PATH",
+        help="a run directory (or checkpoint directory) or a model .zip",
+    )
+    parser.add_argument(
+        "--suite",
+        default=None,
+        help="held-out suite: maze-test (default for the maze), maze-test-large, or task-values",
+    )
+    parser.add_argument(
+        "--episodes", type=int, default=10, help="per test task (default: %(default)s)"
+    )
+    parser.add_argument("--seed", type=int, default=0, help="default: %(default)s")
+    parser.add_argument(
+        "--deterministic", action="store_true", help="greedy instead of sampled actions"
+    )
+    _add_device_argument(parser)
+    parser.set_defaults(handler=_run_eval)
+
+
+def _add_device_argument(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--device",
+        default="auto",
+        choices=("auto", "cpu", "cuda"),
+        help="auto = cpu: a PPO MLP runs faster on CPU than on a GPU (default: %(default)s)",
+    )
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="autocurr", description="Automatic curricula for reinforcement learning."
+    )
+    subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    _add_train_parser(subparsers)
+    _add_eval_parser(subparsers)
+    teachers = subparsers.add_parser("teachers", help="list the available teachers")
+    teachers.set_defaults(handler=_run_teachers)
+    return parser
+
+
+# ------------------------------------------------------------------------------------ commands
+
+
+def _require_sb3_extra(command: str) -> None:
+    missing = [
+        distribution
+        for module, distribution in SB3_EXTRA_MODULES.items()
+        if importlib.util.find_spec(module) is None
+    ]
+    if missing:
+        raise CliError(
+            f'autocurr {command} needs the sb3 extra: pip install "autocurr[sb3]" '
+            f"(missing: {', '.join(missing)})"
+        )
+
+
+def _run_teachers(args: argparse.Namespace) -> int:
+    names = available()
+    width = max(len(name) for name in names)
+    print(f"{'teacher'.ljust(width)}  signal   description")
+    for name in names:
+        cls = teacher_class(name)
+        print(f"{name.ljust(width)}  {cls.signal:<7}  {_one_line_doc(cls)}")
+    return 0
+
+
+def _one_line_doc(cls: type) -> str:
+    # A teacher module's docstring opens with its best summary ("EXP3 teacher: ..."); the class
+    # docstring is the fallback for teachers defined elsewhere.
+    for doc in (sys.modules[cls.__module__].__doc__, cls.__doc__):
+        lines = (doc or "").strip().splitlines()
+        if lines:
+            return lines[0]
+    return ""
+
+
+def _run_train(args: argparse.Namespace) -> int:
+    _require_sb3_extra("train")
+    from autocurr.agents.evaluation import print_eval_table
+    from autocurr.agents.train import TrainConfig, check_config, train
+
+    config = TrainConfig(
+        env_id=args.env,
+        env_kwargs=parse_key_values(args.env_kwargs),
+        teacher=args.teacher,
+        teacher_kwargs=parse_key_values(args.teacher_kwargs),
+        task_param=args.task_param,
+        task_values=_task_values(args.task_values),
+        timesteps=args.timesteps,
+        n_envs=args.n_envs,
+        seed=args.seed,
+        device=args.device,
+        logdir=args.logdir,
+        run_name=args.run_name,
+        eval_episodes=args.eval_episodes,
+        progress=not args.no_progress,
+        checkpoint_freq=args.checkpoint_freq,
+        ppo_kwargs=parse_key_values(args.ppo_kwargs),
+    )
+    try:
+        check_config(config)
+    except ValueError as error:
+        raise CliError(str(error)) from None
+    summary = train(config)
+    _print_train_report(summary)
+    if summary["held_out"] is not None:
+        print_eval_table(summary["held_out"])
+    return 0
+
+
+def _task_values(text: str | None) -> list[Any] | None:
+    if text is None:
+        return None
+    from autocurr.agents.tasks import parse_task_values
+
+    return parse_task_values(text)
+
+
+def _print_train_report(summary: dict[str, Any]) -> None:
+    teacher = summary["teacher"]
+    labels = summary["tasks"]["task_labels"]
+    print(
+        f"trained {summary['total_timesteps']:,} steps in {summary['train_time_s']:.0f} s "
+        f"({summary['steps_per_second']:,.0f} steps/s); "
+        f"{summary['episodes']['teacher_updates']:,} episodes reported to the teacher"
+    )
+    if teacher["final_probabilities"] is not None:
+        shares = ", ".join(
+            f"{label}: {p:.2f}"
+            for label, p in zip(labels, teacher["final_probabilities"], strict=True)
+        )
+        print(f"final {teacher['name']} probabilities: {shares}")
+    print(f"outputs in {summary['run_dir']}/")
+    for name, path in summary["outputs"].items():
+        if name == "tensorboard":  # printed below as a ready-to-run command
+            continue
+        print(f"  {name:<18} {path}")
+    print(f"  tensorboard --logdir {summary['run_dir']}")
+
+
+def _run_eval(args: argparse.Namespace) -> int:
+    _require_sb3_extra("eval")
+    from autocurr.agents.evaluation import print_eval_table
+    from autocurr.agents.train import check_eval_inputs, evaluate
+
+    if args.episodes < 1:
+        raise CliError(f"--episodes must be >= 1, got {args.episodes}")
+    try:
+        check_eval_inputs(args.checkpoint, args.suite, args.device)
+    except ValueError as error:
+        raise CliError(str(error)) from None
+    result, path = evaluate(
+        args.checkpoint,
+        suite=args.suite,
+        episodes=args.episodes,
+        seed=args.seed,
+        device=args.device,
+        deterministic=args.deterministic,
+    )
+    print_eval_table(result)
+    print(f"wrote {path}")
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``autocurr`` command; returns the exit status."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return args.handler(args)
+    except CliError as error:
+        print(f"autocurr {args.command}: error: {error}", file=sys.stderr)
+        return USAGE_ERROR
+
+
+if __name__ == "__main__":
+    sys.exit(main())
