@@ -152,3 +152,24 @@ def test_third_party_classic_control_env_with_apply_task():
             _, info = env.reset()
             assert env.unwrapped.gravity == gravities[info["task"]]
     assert teacher.n_updates == env.episodes_reported == episodes > 0
+
+
+def test_third_party_minigrid_env_with_apply_task():
+    pytest.importorskip("minigrid")  # in the dev extra; skipped only outside it
+    starts = [(1, 1), (2, 3), (3, 4)]  # free cells of the 6x6 Empty room
+    teacher = make_teacher("exp3", Discrete(len(starts)), seed=0)
+
+    def set_start(env, task):
+        env.unwrapped.agent_start_pos = starts[task]
+
+    env = CurriculumWrapper(gym.make("MiniGrid-Empty-6x6-v0"), teacher, apply_task=set_start)
+    _, info = env.reset(seed=0)
+    episodes = 0
+    for _ in range(600):
+        assert env.unwrapped.agent_start_pos == starts[info["task"]]
+        *_, terminated, truncated, _ = env.step(env.action_space.sample())
+        if terminated or truncated:
+            episodes += 1
+            _, info = env.reset()
+            assert tuple(env.unwrapped.agent_pos) == starts[info["task"]]
+    assert teacher.n_updates == env.episodes_reported == episodes > 0
