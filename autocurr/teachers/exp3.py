@@ -17,8 +17,7 @@ in [0, 1] (e.g. a success flag, or a loss-derived reward as in Online Data Mixin
 
 Defaults: ``gamma = sqrt(ln K / K)`` (capped to [0.01, 1]), the horizon-free choice of the
 SMPyBandits EXP3 implementation; ``ema_alpha = 0.1``.
-Cost: ``update`` is O(1); the sampling CDF is rebuilt lazily (one vectorised O(K) pass after a
-change, then O(log K) per draw).
+Cost: ``sample`` and ``update`` are O(log K) through a sum tree over the weights.
 """
 
 from __future__ import annotations
@@ -30,11 +29,12 @@ import numpy as np
 
 from autocurr.spaces import Space
 from autocurr.teachers.base import Teacher
+from autocurr.teachers.sumtree import SumTree
 
 __all__ = ["Exp3Teacher"]
 
 _REWARD_MODES = ("progress", "signal")
-# Log-weights are shifted back to zero once they exceed this, keeping exp() far from overflow.
+# The tree is rebuilt around the largest log-weight once one outgrows the last shift by this much.
 _LOG_WEIGHT_SHIFT = 500.0
 
 
@@ -74,34 +74,32 @@ class Exp3Teacher(Teacher):
         self.ema_slow = np.zeros(n_tasks)
         self.visits = np.zeros(n_tasks, dtype=np.int64)
         self.progress_scale = 0.0
-        self._probabilities: np.ndarray | None = None
-        self._cdf: np.ndarray | None = None
+        self._build_tree()
 
     # ----------------------------------------------------------------------------- sampling
+    def _build_tree(self) -> None:
+        # The tree holds exp(log_w - shift); shifting keeps exp() finite as weights grow.
+        self._shift = float(self.log_weights.max())
+        self._tree = SumTree(np.exp(self.log_weights - self._shift))
+
     def probabilities(self) -> np.ndarray:
-        weights = np.exp(self.log_weights - self.log_weights.max())
+        weights = self._tree.weights()
         return (1.0 - self.gamma) * weights / weights.sum() + self.gamma / weights.size
 
-    def _cached_probabilities(self) -> np.ndarray:
-        if self._probabilities is None:
-            self._probabilities = self.probabilities()
-            self._cdf = np.cumsum(self._probabilities)
-        return self._probabilities
+    def _probability(self, index: int) -> float:
+        share = self._tree.weight(index) / self._tree.total
+        return (1.0 - self.gamma) * share + self.gamma / self._tree.size
 
-    def _cumulative(self) -> np.ndarray:
-        self._cached_probabilities()
-        return self._cdf
-
-    def _draw_indices(self, k: int) -> np.ndarray:
-        cdf = self._cumulative()
-        indices = np.searchsorted(cdf, self.rng.random(k) * cdf[-1], side="right")
-        return np.minimum(indices, cdf.size - 1)
+    def _draw_index(self) -> int:
+        # One uniform number decides both the exploration branch and the task, so the draw is
+        # exactly p_i = (1 - gamma) w_i / W + gamma / K.
+        u = self.rng.random()
+        if u < self.gamma:
+            return min(int(u / self.gamma * self._tree.size), self._tree.size - 1)
+        return self._tree.find((u - self.gamma) / (1.0 - self.gamma) * self._tree.total)
 
     def _sample_one(self) -> Any:
-        return self.space.task(int(self._draw_indices(1)[0]))
-
-    def _sample_many(self, k: int) -> list:
-        return [self.space.task(int(i)) for i in self._draw_indices(k)]
+        return self.space.task(self._draw_index())
 
     # ----------------------------------------------------------------------------- updates
     def _validate_signal(self, value: float) -> None:
@@ -125,11 +123,12 @@ class Exp3Teacher(Teacher):
         index = self.space.index(task)
         reward = self.bandit_reward(index, signal)
         self.visits[index] += 1
-        probability = self._cached_probabilities()[index]
+        probability = self._probability(index)
         self.log_weights[index] += self.gamma * (reward / probability) / self.log_weights.size
-        if self.log_weights[index] > _LOG_WEIGHT_SHIFT:
-            self.log_weights -= self.log_weights.max()
-        self._probabilities = None
+        if self.log_weights[index] - self._shift > _LOG_WEIGHT_SHIFT:
+            self._build_tree()  # O(K), but at most once per ~500 units of log-weight growth
+        else:
+            self._tree.set(index, math.exp(self.log_weights[index] - self._shift))
 
     # ----------------------------------------------------------------------------- logging/state
     def stats(self) -> dict[str, float]:
@@ -161,4 +160,4 @@ class Exp3Teacher(Teacher):
         self.ema_slow = arrays["ema_slow"].astype(np.float64)
         self.visits = np.asarray(state["visits"], dtype=np.int64)
         self.progress_scale = float(state["progress_scale"])
-        self._probabilities = None
+        self._build_tree()
