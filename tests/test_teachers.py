@@ -97,6 +97,7 @@ def test_state_dict_resume_is_exact(name):
     resumed = from_state_dict(pickle.loads(pickle.dumps(teacher.state_dict())))
     same_kind = make_teacher(name, Discrete(6), seed=999)
     same_kind.load_state_dict(teacher.state_dict())
+    np.testing.assert_array_equal(resumed.probabilities(), teacher.probabilities())  # bitwise
     for _ in range(100):
         signal = float(rng.random())
         tasks = [t.sample() for t in (teacher, resumed, same_kind)]

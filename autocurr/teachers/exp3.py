@@ -77,10 +77,12 @@ class Exp3Teacher(Teacher):
         self._build_tree()
 
     # ----------------------------------------------------------------------------- sampling
-    def _build_tree(self) -> None:
+    def _build_tree(self, shift: float | None = None) -> None:
         # The tree holds exp(log_w - shift); shifting keeps exp() finite as weights grow.
-        self._shift = float(self.log_weights.max())
-        self._tree = SumTree(np.exp(self.log_weights - self._shift))
+        # math.exp, as in _update, so a resumed teacher's tree is bit-identical to the live one.
+        self._shift = float(self.log_weights.max()) if shift is None else shift
+        leaves = [math.exp(w - self._shift) for w in self.log_weights.tolist()]
+        self._tree = SumTree(np.array(leaves))
 
     def probabilities(self) -> np.ndarray:
         weights = self._tree.weights()
@@ -149,6 +151,7 @@ class Exp3Teacher(Teacher):
             "ema_slow": self.ema_slow,
             "visits": self.visits,
             "progress_scale": self.progress_scale,
+            "weight_shift": self._shift,
         }
 
     def _set_state(self, state: dict[str, Any]) -> None:
@@ -160,4 +163,4 @@ class Exp3Teacher(Teacher):
         self.ema_slow = arrays["ema_slow"].astype(np.float64)
         self.visits = np.asarray(state["visits"], dtype=np.int64)
         self.progress_scale = float(state["progress_scale"])
-        self._build_tree()
+        self._build_tree(shift=float(state["weight_shift"]))
