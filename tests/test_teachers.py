@@ -27,7 +27,7 @@ def test_registry_lists_and_builds_teachers():
         make_teacher("exp3", Box([0], [1]))
 
 
-@pytest.mark.parametrize("name", ["uniform", "exp3"])
+@pytest.mark.parametrize("name", ["uniform", "exp3", "exp3s"])
 @pytest.mark.parametrize("space", FINITE_SPACES, ids=repr)
 def test_probabilities_are_a_distribution_and_samples_follow_them(name, space):
     teacher = make_teacher(name, space, seed=1)
@@ -88,7 +88,7 @@ def test_exp3_progress_reward_uses_fast_and_slow_emas():
     assert teacher.stats()["progress_scale"] == 0.25
 
 
-@pytest.mark.parametrize("name", ["uniform", "exp3"])
+@pytest.mark.parametrize("name", ["uniform", "exp3", "exp3s"])
 def test_state_dict_resume_is_exact(name):
     teacher = make_teacher(name, Discrete(6), seed=3)
     rng = np.random.default_rng(7)
@@ -120,7 +120,7 @@ def test_load_state_dict_rejects_a_mismatched_teacher():
         make_teacher("uniform", Discrete(4)).load_state_dict(state)
 
 
-@pytest.mark.parametrize("name", ["uniform", "exp3"])
+@pytest.mark.parametrize("name", ["uniform", "exp3", "exp3s"])
 @pytest.mark.parametrize(
     "call, message",
     [

@@ -11,10 +11,12 @@ from typing import Any
 from autocurr.spaces import Space, space_from_config
 from autocurr.teachers.base import SIGNALS, Teacher
 from autocurr.teachers.exp3 import Exp3Teacher
+from autocurr.teachers.exp3s import Exp3STeacher
 from autocurr.teachers.uniform import UniformTeacher
 
 __all__ = [
     "SIGNALS",
+    "Exp3STeacher",
     "Exp3Teacher",
     "Teacher",
     "UniformTeacher",
@@ -66,5 +68,5 @@ def from_state_dict(state: dict[str, Any]) -> Teacher:
     return teacher
 
 
-for _cls in (UniformTeacher, Exp3Teacher):
+for _cls in (UniformTeacher, Exp3Teacher, Exp3STeacher):
     register(_cls)

@@ -146,21 +146,30 @@ class Exp3Teacher(Teacher):
 
     def _get_state(self) -> dict[str, Any]:
         return {
-            "log_weights": self.log_weights,
             "ema_fast": self.ema_fast,
             "ema_slow": self.ema_slow,
             "visits": self.visits,
             "progress_scale": self.progress_scale,
-            "weight_shift": self._shift,
+            **self._weight_state(),
         }
 
     def _set_state(self, state: dict[str, Any]) -> None:
-        arrays = {key: np.asarray(state[key]) for key in ("log_weights", "ema_fast", "ema_slow")}
-        if any(a.shape != self.log_weights.shape for a in arrays.values()):
+        n_tasks = self.space.size
+        arrays = {key: np.asarray(state[key], dtype=np.float64) for key in self._array_keys}
+        if any(a.shape != (n_tasks,) for a in arrays.values()):
             raise ValueError("state_dict arrays do not match the number of tasks")
-        self.log_weights = arrays["log_weights"].astype(np.float64)
-        self.ema_fast = arrays["ema_fast"].astype(np.float64)
-        self.ema_slow = arrays["ema_slow"].astype(np.float64)
+        self.ema_fast = arrays["ema_fast"]
+        self.ema_slow = arrays["ema_slow"]
         self.visits = np.asarray(state["visits"], dtype=np.int64)
         self.progress_scale = float(state["progress_scale"])
+        self._load_weight_state(state, arrays)
+
+    # Subclasses with another weight representation override these three.
+    _array_keys = ("ema_fast", "ema_slow", "log_weights")
+
+    def _weight_state(self) -> dict[str, Any]:
+        return {"log_weights": self.log_weights, "weight_shift": self._shift}
+
+    def _load_weight_state(self, state: dict[str, Any], arrays: dict[str, np.ndarray]) -> None:
+        self.log_weights = arrays["log_weights"]
         self._build_tree(shift=float(state["weight_shift"]))

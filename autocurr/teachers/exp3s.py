@@ -1,0 +1,120 @@
+"""EXP3.S teacher: EXP3 with a fixed share, so it can follow a best task that moves.
+
+Paper: *The Nonstochastic Multiarmed Bandit Problem* (Auer, Cesa-Bianchi, Freund, Schapire, 2002),
+Section 8; used as a curriculum teacher by Graves et al. (2017).
+
+Rule: ``p_i = (1 - gamma) * w_i / W + gamma / K`` with ``W = sum_j w_j``; after task ``j`` gave
+reward ``x`` in [0, 1], for *every* task ``i``:
+``w_i <- w_i * exp(gamma * x_hat_i / K) + (e * alpha / K) * W``, with ``x_hat_j = x / p_j`` and
+``x_hat_i = 0`` otherwise. The shared term keeps every weight within
+reach of the leader, which is what lets the teacher leave a task once its progress dries up (plain
+EXP3 freezes there). Note: SMPyBandits applies the share to the pulled arm only, which is not
+EXP3.S; here it goes to all arms.
+
+Signal: as ``exp3`` (learning progress from fast/slow EMAs by default, or a reward in [0, 1]).
+Defaults: ``gamma = sqrt(ln K / K)`` and ``alpha = 1e-3``, the horizon-free choices of the
+SMPyBandits implementation (Auer et al. tune ``alpha = 1/T`` for a known horizon ``T``: pass it).
+Cost: O(log K) per sample and update. Weights are kept as ``w_i = u_i + B``: the share adds the
+same amount to every weight, so it goes into the scalar ``B`` and only the pulled task's ``u_j``
+changes in the sum tree.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+
+from autocurr.spaces import Space
+from autocurr.teachers.exp3 import Exp3Teacher
+from autocurr.teachers.sumtree import SumTree
+
+__all__ = ["Exp3STeacher"]
+
+# Weights are divided by their total once it exceeds this, long before float overflow.
+_RESCALE_ABOVE = 1e150
+
+
+class Exp3STeacher(Exp3Teacher):
+    """EXP3.S over a finite task space; see the module docstring for the rule and defaults."""
+
+    name = "exp3s"
+
+    def __init__(
+        self,
+        space: Space,
+        seed: int | np.random.SeedSequence | None = None,
+        gamma: float | None = None,
+        alpha: float = 1e-3,
+        reward: str = "progress",
+        ema_alpha: float = 0.1,
+    ):
+        if not 0.0 <= float(alpha) < 1.0:
+            raise ValueError(f"alpha must be in [0, 1), got {alpha!r}")
+        self.alpha = float(alpha)
+        super().__init__(space, seed, gamma=gamma, reward=reward, ema_alpha=ema_alpha)
+        self.hyperparameters["alpha"] = self.alpha
+
+    # ----------------------------------------------------------------------------- weights
+    def _build_tree(self, shift: float | None = None) -> None:
+        # Called by Exp3Teacher.__init__: start from w_i = 1.
+        self._set_weights(np.ones(self.log_weights.size), 0.0)
+
+    def _set_weights(self, own: np.ndarray, offset: float) -> None:
+        self._tree = SumTree(own)
+        self._offset = float(offset)
+
+    def _total(self) -> float:
+        return self._tree.total + self._tree.size * self._offset
+
+    def weights(self) -> np.ndarray:
+        """The current EXP3.S weights ``w_i`` (up to a common scale)."""
+        return self._tree.weights() + self._offset
+
+    def probabilities(self) -> np.ndarray:
+        weights = self.weights()
+        return (1.0 - self.gamma) * weights / weights.sum() + self.gamma / weights.size
+
+    def _probability(self, index: int) -> float:
+        share = (self._tree.weight(index) + self._offset) / self._total()
+        return (1.0 - self.gamma) * share + self.gamma / self._tree.size
+
+    def _draw_index(self) -> int:
+        u = self.rng.random()
+        n_tasks = self._tree.size
+        if u < self.gamma:
+            return min(int(u / self.gamma * n_tasks), n_tasks - 1)
+        value = (u - self.gamma) / (1.0 - self.gamma) * self._total()
+        if value < self._tree.total:
+            return self._tree.find(value)
+        # The offset part of the mass is spread evenly over all tasks.
+        return min(int((value - self._tree.total) / self._offset), n_tasks - 1)
+
+    def _update(self, task: Any, signal: float) -> None:
+        index = self.space.index(task)
+        reward = self.bandit_reward(index, signal)
+        self.visits[index] += 1
+        n_tasks = self._tree.size
+        growth_minus_one = math.expm1(self.gamma * (reward / self._probability(index)) / n_tasks)
+        share = math.e * self.alpha / n_tasks * self._total()
+        own = self._tree.weight(index)
+        # w_j * m + share - (B + share) = u_j * m + B * (m - 1): no cancellation when B dominates.
+        self._tree.set(index, own * (1.0 + growth_minus_one) + self._offset * growth_minus_one)
+        self._offset += share
+        total = self._total()
+        if total > _RESCALE_ABOVE:
+            self._set_weights(self._tree.weights() / total, self._offset / total)
+
+    # ----------------------------------------------------------------------------- state
+    def stats(self) -> dict[str, float]:
+        shared = self._offset * self._tree.size / self._total()
+        return {**super().stats(), "shared_weight_fraction": shared}
+
+    _array_keys = ("ema_fast", "ema_slow", "own_weights")
+
+    def _weight_state(self) -> dict[str, Any]:
+        return {"own_weights": self._tree.weights(), "shared_weight": self._offset}
+
+    def _load_weight_state(self, state: dict[str, Any], arrays: dict[str, np.ndarray]) -> None:
+        self._set_weights(arrays["own_weights"], float(state["shared_weight"]))
