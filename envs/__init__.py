@@ -15,8 +15,24 @@ from .maze import (
     optimal_return,
     shortest_path_length,
 )
+from .students import (
+    ChainOracle,
+    ChainStudent,
+    DriftingBandit,
+    DriftingOracle,
+    HypercubeOracle,
+    HypercubeUnlock,
+    oracle_for,
+    run_curriculum,
+)
 
 __all__ = [
+    "ChainOracle",
+    "ChainStudent",
+    "DriftingBandit",
+    "DriftingOracle",
+    "HypercubeOracle",
+    "HypercubeUnlock",
     "MazeEnv",
     "MazeLevel",
     "bfs_distances",
@@ -25,5 +41,7 @@ __all__ = [
     "load_maze_suite",
     "mutate_level",
     "optimal_return",
+    "oracle_for",
+    "run_curriculum",
     "shortest_path_length",
 ]
