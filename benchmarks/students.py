@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import datetime
+import inspect
 import os
 import platform
 import sys
@@ -28,6 +29,7 @@ import autocurr
 from autocurr import make_teacher
 from autocurr.envs import ChainStudent, DriftingBandit, HypercubeUnlock, oracle_for, run_curriculum
 from autocurr.spaces import Discrete
+from autocurr.teachers import teacher_class
 
 
 class BinnedBox:
@@ -92,7 +94,7 @@ def summarise(results: list[dict]) -> dict[str, str]:
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seeds", type=int, default=3)
-    parser.add_argument("--teachers", nargs="+", default=["exp3", "exp3s"],
+    parser.add_argument("--teachers", nargs="+", default=["exp3", "exp3s", "lp"],
                         help="registered teachers to compare with uniform and the oracle")
     args = parser.parse_args(argv)
     compared = ("uniform", "oracle", *args.teachers)
@@ -135,7 +137,9 @@ def main(argv: list[str] | None = None) -> None:
     budget = 20_000
     drifting_cases = [("uniform", {}), ("oracle", {})]
     for teacher_name in args.teachers:
-        drifting_cases += [(teacher_name, {}), (teacher_name, {"reward": "signal"})]
+        drifting_cases.append((teacher_name, {}))
+        if "reward" in inspect.signature(teacher_class(teacher_name)).parameters:
+            drifting_cases.append((teacher_name, {"reward": "signal"}))
     for teacher_name, hyper in drifting_cases:
         results = []
         for seed in seeds:

@@ -12,12 +12,14 @@ from autocurr.spaces import Space, space_from_config
 from autocurr.teachers.base import SIGNALS, Teacher
 from autocurr.teachers.exp3 import Exp3Teacher
 from autocurr.teachers.exp3s import Exp3STeacher
+from autocurr.teachers.lp import LearningProgressTeacher
 from autocurr.teachers.uniform import UniformTeacher
 
 __all__ = [
     "SIGNALS",
     "Exp3STeacher",
     "Exp3Teacher",
+    "LearningProgressTeacher",
     "Teacher",
     "UniformTeacher",
     "available",
@@ -68,5 +70,5 @@ def from_state_dict(state: dict[str, Any]) -> Teacher:
     return teacher
 
 
-for _cls in (UniformTeacher, Exp3Teacher, Exp3STeacher):
+for _cls in (UniformTeacher, Exp3Teacher, Exp3STeacher, LearningProgressTeacher):
     register(_cls)
