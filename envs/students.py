@@ -70,7 +70,7 @@ from typing import Any
 import numpy as np
 
 from autocurr.spaces import Box, Discrete
-from autocurr.teachers.base import Teacher
+from autocurr.teachers.base import Teacher, check_unit_interval
 
 __all__ = [
     "ChainOracle",
@@ -94,19 +94,6 @@ def _check_int(name: str, value: Any, minimum: int) -> int:
     if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < minimum:
         raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}")
     return int(value)
-
-
-def _check_unit(
-    name: str, value: Any, *, open_low: bool = False, closed_high: bool = True
-) -> float:
-    value = float(value)
-    low_ok = value > 0.0 if open_low else value >= 0.0
-    high_ok = value <= 1.0 if closed_high else value < 1.0
-    if not (low_ok and high_ok):
-        raise ValueError(
-            f"{name} must lie in {'(' if open_low else '['}0, 1{']' if closed_high else ')'}"
-        )
-    return value
 
 
 # ================================================================================= ChainStudent
@@ -137,10 +124,10 @@ class ChainStudent:
         if observation not in _OBSERVATIONS:
             raise ValueError(f"observation must be one of {_OBSERVATIONS}, got {observation!r}")
         self.observation = observation
-        self.forgetting = _check_unit("forgetting", forgetting, closed_high=False)
-        self.rate = _check_unit("rate", rate, open_low=True)
-        self.gate = _check_unit("gate", gate)
-        self.mastery = _check_unit("mastery", mastery, open_low=True)
+        self.forgetting = check_unit_interval("forgetting", forgetting, high_open=True)
+        self.rate = check_unit_interval("rate", rate, low_open=True)
+        self.gate = check_unit_interval("gate", gate)
+        self.mastery = check_unit_interval("mastery", mastery, low_open=True)
         self.noise_std = float(noise_std)
         if self.noise_std < 0:
             raise ValueError(f"noise_std must be >= 0, got {noise_std!r}")
@@ -256,8 +243,8 @@ class HypercubeUnlock:
         self.dim = _check_int("dim", dim, 1)
         self.cells_per_dim = _check_int("cells_per_dim", cells_per_dim, 1)
         self.distractor_dims = _check_int("distractor_dims", distractor_dims, 0)
-        self.infeasible_fraction = _check_unit(
-            "infeasible_fraction", infeasible_fraction, closed_high=False
+        self.infeasible_fraction = check_unit_interval(
+            "infeasible_fraction", infeasible_fraction, high_open=True
         )
         self.steps_to_max = _check_int("steps_to_max", steps_to_max, 1)
         self.mastery_steps = _check_int("mastery_steps", mastery_steps, 1)
@@ -360,8 +347,8 @@ class DriftingBandit:
     ):
         self.n_arms = _check_int("n_arms", n_arms, 2)
         self.phase_length = _check_int("phase_length", phase_length, 1)
-        self.best_mean = _check_unit("best_mean", best_mean)
-        self.other_mean = _check_unit("other_mean", other_mean)
+        self.best_mean = check_unit_interval("best_mean", best_mean)
+        self.other_mean = check_unit_interval("other_mean", other_mean)
         if self.best_mean <= self.other_mean:
             raise ValueError("best_mean must exceed other_mean")
         self.rng = _generator(rng)

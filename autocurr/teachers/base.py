@@ -24,7 +24,7 @@ import numpy as np
 
 from autocurr.spaces import Space, space_from_config
 
-__all__ = ["SIGNALS", "Teacher"]
+__all__ = ["SIGNALS", "Teacher", "check_signal", "check_unit_interval"]
 
 #: Signals an integration knows how to compute for a finished episode.
 SIGNALS = ("return", "success", "length", "loss", "score")
@@ -42,6 +42,21 @@ def check_signal(signal: Any) -> float:
     value = float(signal)
     if not math.isfinite(value):
         raise ValueError(f"signal must be finite, got {value!r}")
+    return value
+
+
+def check_unit_interval(
+    name: str, value: Any, *, low_open: bool = False, high_open: bool = False
+) -> float:
+    """``value`` as a float in [0, 1] (ends open as asked), or ``ValueError`` naming ``name``."""
+    if isinstance(value, bool | np.bool_) or not isinstance(value, numbers.Real):
+        raise ValueError(f"{name} must be a real number, got {value!r}")
+    value = float(value)
+    low_ok = value > 0.0 if low_open else value >= 0.0
+    high_ok = value < 1.0 if high_open else value <= 1.0
+    if not (low_ok and high_ok):
+        interval = f"{'(' if low_open else '['}0, 1{')' if high_open else ']'}"
+        raise ValueError(f"{name} must be in {interval}, got {value!r}")
     return value
 
 

@@ -28,7 +28,7 @@ from typing import Any
 import numpy as np
 
 from autocurr.spaces import Space
-from autocurr.teachers.base import Teacher
+from autocurr.teachers.base import Teacher, check_unit_interval
 from autocurr.teachers.sumtree import SumTree
 
 __all__ = ["Exp3Teacher"]
@@ -59,15 +59,11 @@ class Exp3Teacher(Teacher):
             gamma = (
                 min(1.0, max(0.01, math.sqrt(math.log(n_tasks) / n_tasks))) if n_tasks > 1 else 1.0
             )
-        if not 0.0 < float(gamma) <= 1.0:
-            raise ValueError(f"gamma must be in (0, 1], got {gamma!r}")
         if reward not in _REWARD_MODES:
             raise ValueError(f"reward must be one of {_REWARD_MODES}, got {reward!r}")
-        if not 0.0 < float(ema_alpha) <= 1.0:
-            raise ValueError(f"ema_alpha must be in (0, 1], got {ema_alpha!r}")
-        self.gamma = float(gamma)
+        self.gamma = check_unit_interval("gamma", gamma, low_open=True)
         self.reward_mode = reward
-        self.ema_alpha = float(ema_alpha)
+        self.ema_alpha = check_unit_interval("ema_alpha", ema_alpha, low_open=True)
         self.hyperparameters = {"gamma": self.gamma, "reward": reward, "ema_alpha": self.ema_alpha}
         self.log_weights = np.zeros(n_tasks)
         self.ema_fast = np.zeros(n_tasks)

@@ -27,6 +27,7 @@ from typing import Any
 import numpy as np
 
 from autocurr.spaces import Space
+from autocurr.teachers.base import check_unit_interval
 from autocurr.teachers.exp3 import Exp3Teacher
 from autocurr.teachers.sumtree import SumTree
 
@@ -50,9 +51,7 @@ class Exp3STeacher(Exp3Teacher):
         reward: str = "progress",
         ema_alpha: float = 0.1,
     ):
-        if not 0.0 <= float(alpha) < 1.0:
-            raise ValueError(f"alpha must be in [0, 1), got {alpha!r}")
-        self.alpha = float(alpha)
+        self.alpha = check_unit_interval("alpha", alpha, high_open=True)
         super().__init__(space, seed, gamma=gamma, reward=reward, ema_alpha=ema_alpha)
         self.hyperparameters["alpha"] = self.alpha
 

@@ -74,7 +74,7 @@ from typing import Any
 import numpy as np
 
 from autocurr.spaces import Space
-from autocurr.teachers.base import Teacher
+from autocurr.teachers.base import Teacher, check_unit_interval
 from autocurr.teachers.sumtree import SumTree
 
 __all__ = ["LearningProgressTeacher", "reweight"]
@@ -86,17 +86,6 @@ BASELINE_CAP = 0.75
 def reweight(p: np.ndarray | float, theta: float) -> np.ndarray | float:
     """``f(p) = (1 - theta) p / (p + theta (1 - 2p))`` (Kanitscheider et al.), f(0)=0, f(1)=1."""
     return (1.0 - theta) * p / (p + theta * (1.0 - 2.0 * p))
-
-
-def _check_unit_open(name: str, value: Any, *, low_open: bool, high_open: bool) -> float:
-    if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise ValueError(f"{name} must be a real number, got {value!r}")
-    value = float(value)
-    low_ok = value > 0.0 if low_open else value >= 0.0
-    high_ok = value < 1.0 if high_open else value <= 1.0
-    if not (low_ok and high_ok):
-        raise ValueError(f"{name} out of range, got {value!r}")
-    return value
 
 
 class LearningProgressTeacher(Teacher):
@@ -122,13 +111,13 @@ class LearningProgressTeacher(Teacher):
     ):
         super().__init__(space, seed)
         n_tasks = space.size
-        self.epsilon = _check_unit_open("epsilon", epsilon, low_open=False, high_open=False)
-        self.ema_alpha = _check_unit_open("ema_alpha", ema_alpha, low_open=True, high_open=False)
-        self.explore = _check_unit_open("explore", explore, low_open=False, high_open=False)
+        self.epsilon = check_unit_interval("epsilon", epsilon)
+        self.ema_alpha = check_unit_interval("ema_alpha", ema_alpha, low_open=True)
+        self.explore = check_unit_interval("explore", explore)
         if self.epsilon + self.explore > 1.0:
             raise ValueError(f"epsilon + explore must be <= 1, got {epsilon!r} + {explore!r}")
-        self.reliable = _check_unit_open("reliable", reliable, low_open=True, high_open=False)
-        self.theta = _check_unit_open("theta", theta, low_open=True, high_open=True)
+        self.reliable = check_unit_interval("reliable", reliable, low_open=True)
+        self.theta = check_unit_interval("theta", theta, low_open=True, high_open=True)
         if self.theta >= 0.5:
             raise ValueError(f"theta must be in (0, 0.5) for f to be monotone, got {theta!r}")
         if not isinstance(normalize, bool):
