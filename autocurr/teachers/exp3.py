@@ -65,11 +65,14 @@ class Exp3Teacher(Teacher):
         self.reward_mode = reward
         self.ema_alpha = check_unit_interval("ema_alpha", ema_alpha, low_open=True)
         self.hyperparameters = {"gamma": self.gamma, "reward": reward, "ema_alpha": self.ema_alpha}
-        self.log_weights = np.zeros(n_tasks)
         self.ema_fast = np.zeros(n_tasks)
         self.ema_slow = np.zeros(n_tasks)
         self.visits = np.zeros(n_tasks, dtype=np.int64)
         self.progress_scale = 0.0
+        self._init_weights(n_tasks)
+
+    def _init_weights(self, n_tasks: int) -> None:
+        self.log_weights = np.zeros(n_tasks)
         self._build_tree()
 
     # ----------------------------------------------------------------------------- sampling

@@ -56,9 +56,8 @@ class Exp3STeacher(Exp3Teacher):
         self.hyperparameters["alpha"] = self.alpha
 
     # ----------------------------------------------------------------------------- weights
-    def _build_tree(self, shift: float | None = None) -> None:
-        # Called by Exp3Teacher.__init__: start from w_i = 1.
-        self._set_weights(np.ones(self.log_weights.size), 0.0)
+    def _init_weights(self, n_tasks: int) -> None:
+        self._set_weights(np.ones(n_tasks), 0.0)  # w_i = 1, no log-weights
 
     def _set_weights(self, own: np.ndarray, offset: float) -> None:
         self._tree = SumTree(own)

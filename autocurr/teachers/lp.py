@@ -169,15 +169,15 @@ class LearningProgressTeacher(Teacher):
     def _update(self, task: Any, signal: float) -> None:
         index = self.space.index(task)
         alpha = self.ema_alpha
-        if self.visits[index] == 0:
-            baseline = min(signal, BASELINE_CAP) if self.normalize else 0.0
-            self.baseline[index] = baseline
-            normalised = max(signal - baseline, 0.0) / (1.0 - baseline)
+        first_visit = self.visits[index] == 0
+        if first_visit:
+            self.baseline[index] = min(signal, BASELINE_CAP) if self.normalize else 0.0
+        baseline = float(self.baseline[index])
+        normalised = max(signal - baseline, 0.0) / (1.0 - baseline)
+        if first_visit:
             self.p_fast[index] = self.p_slow[index] = normalised
             self.p_true[index] = signal
         else:
-            baseline = float(self.baseline[index])
-            normalised = max(signal - baseline, 0.0) / (1.0 - baseline)
             fast = alpha * normalised + (1.0 - alpha) * float(self.p_fast[index])
             self.p_fast[index] = fast
             self.p_slow[index] = alpha * fast + (1.0 - alpha) * float(self.p_slow[index])
@@ -275,13 +275,13 @@ class LearningProgressTeacher(Teacher):
 
     def _get_state(self) -> dict[str, Any]:
         return {
-            "p_fast": self.p_fast.copy(),
-            "p_slow": self.p_slow.copy(),
-            "p_true": self.p_true.copy(),
-            "baseline": self.baseline.copy(),
-            "visits": self.visits.copy(),
+            "p_fast": self.p_fast,
+            "p_slow": self.p_slow,
+            "p_true": self.p_true,
+            "baseline": self.baseline,
+            "visits": self.visits,
             "weights": self._tree.weights(),
-            "pool": self._pool.copy(),
+            "pool": self._pool,
             "pending": self.pending,
         }
 
