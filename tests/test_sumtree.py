@@ -45,3 +45,22 @@ def test_sums_and_draws_match_numpy_after_any_updates(initial, updates):
             index = tree.find(u)
             assert weights[index] > 0
             assert cumulative[index] - weights[index] <= u * (1 + 1e-9) + 1e-9
+
+
+def test_max_tree_argmax_follows_updates_and_breaks_ties_by_priority():
+    from autocurr.teachers.sumtree import MaxTree
+
+    rng = np.random.default_rng(0)
+    for n in (1, 2, 3, 5, 17, 64):
+        values = rng.integers(0, 4, n).astype(float)
+        priorities = rng.random(n)
+        tree = MaxTree(values, priorities)
+        for _ in range(100):
+            index = int(rng.integers(n))
+            values[index], priorities[index] = float(rng.integers(0, 4)), float(rng.random())
+            tree.set(index, values[index], priorities[index])
+            expected = max(range(n), key=lambda i: (values[i], priorities[i]))
+            assert tree.argmax() == expected and tree.max() == values[expected]
+    np.testing.assert_array_equal(MaxTree(np.array([1.0, 3.0, 3.0])).values(), [1.0, 3.0, 3.0])
+    with pytest.raises(ValueError, match="NaN"):
+        MaxTree(np.array([np.nan]))

@@ -82,7 +82,7 @@ def test_exp3_progress_reward_uses_fast_and_slow_emas():
     teacher.update(0, 0.0)  # first visit: both EMAs start at the signal -> progress 0
     np.testing.assert_allclose(teacher.probabilities(), [0.5, 0.5])
     teacher.update(0, 1.0)  # fast 0.5, slow 0.25 -> progress 0.25 = the max so far -> reward 1
-    assert teacher.ema_fast[0] == 0.5 and teacher.ema_slow[0] == 0.25
+    assert teacher.progress.ema_fast[0] == 0.5 and teacher.progress.ema_slow[0] == 0.25
     w0 = math.exp(0.5 * (1 / 0.5) / 2)
     np.testing.assert_allclose(teacher.probabilities()[0], 0.5 * w0 / (w0 + 1) + 0.25)
     assert teacher.stats()["progress_scale"] == 0.25

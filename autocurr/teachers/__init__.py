@@ -6,6 +6,7 @@ with :func:`available`.
 
 from __future__ import annotations
 
+import importlib
 from typing import Any
 
 from autocurr.spaces import Space, space_from_config
@@ -29,6 +30,31 @@ __all__ = [
     "teacher_class",
 ]
 
+#: Built-in teachers, imported on first use so that ``import autocurr`` stays cheap.
+_BUILTIN: dict[str, str] = {
+    "uniform": "autocurr.teachers.uniform:UniformTeacher",
+    "sequential": "autocurr.teachers.sequential:SequentialTeacher",
+    "curriculum": "autocurr.teachers.pacing:CurriculumTeacher",
+    "anti-curriculum": "autocurr.teachers.pacing:AntiCurriculumTeacher",
+    "random-curriculum": "autocurr.teachers.pacing:RandomCurriculumTeacher",
+    "cyclical": "autocurr.teachers.pacing:CyclicalTeacher",
+    "tscl-online": "autocurr.teachers.tscl:TsclOnlineTeacher",
+    "tscl-naive": "autocurr.teachers.tscl:TsclNaiveTeacher",
+    "tscl-window": "autocurr.teachers.tscl:TsclWindowTeacher",
+    "tscl-sampling": "autocurr.teachers.tscl:TsclSamplingTeacher",
+    "exp3": "autocurr.teachers.exp3:Exp3Teacher",
+    "exp3s": "autocurr.teachers.exp3s:Exp3STeacher",
+    "exp3ix": "autocurr.teachers.exp3ix:Exp3IXTeacher",
+    "ucb1": "autocurr.teachers.ucb1:UCB1Teacher",
+    "ducb": "autocurr.teachers.ducb:DiscountedUCBTeacher",
+    "swucb": "autocurr.teachers.swucb:SlidingWindowUCBTeacher",
+    "thompson": "autocurr.teachers.thompson:ThompsonTeacher",
+    "lp": "autocurr.teachers.lp:LearningProgressTeacher",
+    "binned-lp": "autocurr.teachers.binned_lp:BinnedLPTeacher",
+    "alp-gmm": "autocurr.teachers.alp_gmm:ALPGMMTeacher",
+    "riac": "autocurr.teachers.riac:RIACTeacher",
+    "adr": "autocurr.teachers.adr:ADRTeacher",
+}
 _REGISTRY: dict[str, type[Teacher]] = {}
 
 
@@ -39,21 +65,28 @@ def register(cls: type[Teacher]) -> type[Teacher]:
     existing = _REGISTRY.get(cls.name)
     if existing is not None and existing is not cls:
         raise ValueError(f"a teacher named {cls.name!r} is already registered ({existing})")
+    builtin = _BUILTIN.get(cls.name)
+    if builtin is not None and builtin != f"{cls.__module__}:{cls.__qualname__}":
+        raise ValueError(f"{cls.name!r} is the name of a built-in teacher ({builtin})")
     _REGISTRY[cls.name] = cls
     return cls
 
 
 def available() -> list[str]:
     """Names accepted by :func:`make_teacher`, sorted."""
-    return sorted(_REGISTRY)
+    return sorted(set(_REGISTRY) | set(_BUILTIN))
 
 
 def teacher_class(name: str) -> type[Teacher]:
     """The class registered as ``name`` (its docstring and ``signal`` describe it)."""
-    try:
+    if name in _REGISTRY:
         return _REGISTRY[name]
-    except KeyError:
-        raise ValueError(f"unknown teacher {name!r}; available: {', '.join(available())}") from None
+    if name not in _BUILTIN:
+        raise ValueError(f"unknown teacher {name!r}; available: {', '.join(available())}")
+    module_name, class_name = _BUILTIN[name].split(":")
+    cls = getattr(importlib.import_module(module_name), class_name)
+    _REGISTRY[name] = cls
+    return cls
 
 
 def make_teacher(name: str, space: Space, seed: Any = None, **hyperparameters: Any) -> Teacher:
@@ -68,7 +101,3 @@ def from_state_dict(state: dict[str, Any]) -> Teacher:
     )
     teacher.load_state_dict(state)
     return teacher
-
-
-for _cls in (UniformTeacher, Exp3Teacher, Exp3STeacher, LearningProgressTeacher):
-    register(_cls)

@@ -104,6 +104,11 @@ class Teacher:
         """The distribution the teacher samples from now, over ``space.index`` order."""
         raise NotImplementedError(f"{type(self).__name__} has no probability vector")
 
+    def exploration_floor(self) -> float:
+        """The probability every task is guaranteed at every step (finite spaces), or, on a
+        ``Box``, the share of samples drawn uniformly over the whole box. 0 means no floor."""
+        return 0.0
+
     # ----------------------------------------------------------------------------- updates
     def update(self, task: Any, signal: float) -> None:
         """Report the ``signal`` of one finished episode played on ``task``."""

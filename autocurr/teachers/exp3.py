@@ -29,6 +29,7 @@ import numpy as np
 
 from autocurr.spaces import Space
 from autocurr.teachers.base import Teacher, check_unit_interval
+from autocurr.teachers.progress import ProgressSignal
 from autocurr.teachers.sumtree import SumTree
 
 __all__ = ["Exp3Teacher"]
@@ -65,10 +66,7 @@ class Exp3Teacher(Teacher):
         self.reward_mode = reward
         self.ema_alpha = check_unit_interval("ema_alpha", ema_alpha, low_open=True)
         self.hyperparameters = {"gamma": self.gamma, "reward": reward, "ema_alpha": self.ema_alpha}
-        self.ema_fast = np.zeros(n_tasks)
-        self.ema_slow = np.zeros(n_tasks)
-        self.visits = np.zeros(n_tasks, dtype=np.int64)
-        self.progress_scale = 0.0
+        self.progress = ProgressSignal(n_tasks, self.ema_alpha)
         self._init_weights(n_tasks)
 
     def _init_weights(self, n_tasks: int) -> None:
@@ -110,20 +108,13 @@ class Exp3Teacher(Teacher):
     def bandit_reward(self, index: int, signal: float) -> float:
         """Reward in [0, 1] for task ``index``; updates the progress statistics in place."""
         if self.reward_mode == "signal":
+            self.progress.visits[index] += 1
             return signal
-        if self.visits[index] == 0:
-            self.ema_fast[index] = self.ema_slow[index] = signal
-        else:
-            self.ema_fast[index] += self.ema_alpha * (signal - self.ema_fast[index])
-            self.ema_slow[index] += self.ema_alpha * (self.ema_fast[index] - self.ema_slow[index])
-        progress = float(abs(self.ema_fast[index] - self.ema_slow[index]))
-        self.progress_scale = float(max(self.progress_scale, progress))
-        return progress / self.progress_scale if self.progress_scale > 0 else 0.0
+        return self.progress.reward(index, signal)
 
     def _update(self, task: Any, signal: float) -> None:
         index = self.space.index(task)
         reward = self.bandit_reward(index, signal)
-        self.visits[index] += 1
         probability = self._probability(index)
         self.log_weights[index] += self.gamma * (reward / probability) / self.log_weights.size
         if self.log_weights[index] - self._shift > _LOG_WEIGHT_SHIFT:
@@ -139,32 +130,25 @@ class Exp3Teacher(Teacher):
             **super().stats(),
             "entropy": entropy,
             "max_probability": float(probabilities.max()),
-            "progress_scale": self.progress_scale,
-            "mean_progress": float(np.mean(np.abs(self.ema_fast - self.ema_slow))),
+            "progress_scale": self.progress.scale,
+            "mean_progress": float(np.mean(self.progress.progress())),
         }
 
     def _get_state(self) -> dict[str, Any]:
-        return {
-            "ema_fast": self.ema_fast,
-            "ema_slow": self.ema_slow,
-            "visits": self.visits,
-            "progress_scale": self.progress_scale,
-            **self._weight_state(),
-        }
+        return {"progress_signal": self.progress.state(), **self._weight_state()}
 
     def _set_state(self, state: dict[str, Any]) -> None:
         n_tasks = self.space.size
         arrays = {key: np.asarray(state[key], dtype=np.float64) for key in self._array_keys}
         if any(a.shape != (n_tasks,) for a in arrays.values()):
             raise ValueError("state_dict arrays do not match the number of tasks")
-        self.ema_fast = arrays["ema_fast"]
-        self.ema_slow = arrays["ema_slow"]
-        self.visits = np.asarray(state["visits"], dtype=np.int64)
-        self.progress_scale = float(state["progress_scale"])
+        progress = ProgressSignal(n_tasks, self.ema_alpha)
+        progress.load(state["progress_signal"])
         self._load_weight_state(state, arrays)
+        self.progress = progress
 
     # Subclasses with another weight representation override these three.
-    _array_keys = ("ema_fast", "ema_slow", "log_weights")
+    _array_keys = ("log_weights",)
 
     def _weight_state(self) -> dict[str, Any]:
         return {"log_weights": self.log_weights, "weight_shift": self._shift}

@@ -92,7 +92,6 @@ class Exp3STeacher(Exp3Teacher):
     def _update(self, task: Any, signal: float) -> None:
         index = self.space.index(task)
         reward = self.bandit_reward(index, signal)
-        self.visits[index] += 1
         n_tasks = self._tree.size
         growth_minus_one = math.expm1(self.gamma * (reward / self._probability(index)) / n_tasks)
         share = math.e * self.alpha / n_tasks * self._total()
@@ -109,7 +108,7 @@ class Exp3STeacher(Exp3Teacher):
         shared = self._offset * self._tree.size / self._total()
         return {**super().stats(), "shared_weight_fraction": shared}
 
-    _array_keys = ("ema_fast", "ema_slow", "own_weights")
+    _array_keys = ("own_weights",)
 
     def _weight_state(self) -> dict[str, Any]:
         return {"own_weights": self._tree.weights(), "shared_weight": self._offset}

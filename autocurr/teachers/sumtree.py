@@ -79,3 +79,79 @@ def _level_starts(capacity: int) -> list[int]:
         starts.append(start)
         start //= 2
     return starts
+
+
+class MaxTree:
+    """Values ``v_0 .. v_{n-1}`` with O(log N) point updates and an O(1) ``argmax``.
+
+    Ties between equal values go to the larger ``priority`` (one float per leaf, set with the
+    value). Callers that want random tie-breaking pass fresh uniform priorities; a fixed priority
+    gives a fixed tie order. Like :class:`SumTree`, written here because no dependency offers it,
+    and kept in Python lists because scalar list access is the fast path in CPython.
+    """
+
+    def __init__(self, values: np.ndarray, priorities: np.ndarray | None = None):
+        values = np.asarray(values, dtype=np.float64)
+        if values.ndim != 1 or values.size == 0:
+            raise ValueError("MaxTree needs a non-empty 1-D value vector")
+        if np.any(np.isnan(values)):
+            raise ValueError("MaxTree values must not be NaN")
+        if priorities is None:
+            priorities = np.zeros(values.size)
+        priorities = np.asarray(priorities, dtype=np.float64)
+        if priorities.shape != values.shape:
+            raise ValueError("MaxTree priorities must match the values' shape")
+        self.size = int(values.size)
+        self.capacity = 1 << (self.size - 1).bit_length()
+        padded_values = np.full(self.capacity, -np.inf)
+        padded_values[: self.size] = values
+        padded_priorities = np.full(self.capacity, -np.inf)
+        padded_priorities[: self.size] = priorities
+        # winner[node] is the leaf index that wins the subtree under ``node``; built level by
+        # level with numpy so a rebuild of 1M leaves stays in the tens of milliseconds.
+        winners = np.zeros(2 * self.capacity, dtype=np.int64)
+        level = np.arange(self.capacity, dtype=np.int64)
+        winners[self.capacity :] = level
+        start = self.capacity
+        while start > 1:
+            left, right = level[0::2], level[1::2]
+            right_wins = (padded_values[right] > padded_values[left]) | (
+                (padded_values[right] == padded_values[left])
+                & (padded_priorities[right] > padded_priorities[left])
+            )
+            level = np.where(right_wins, right, left)
+            start //= 2
+            winners[start : 2 * start] = level
+        self._values: list[float] = padded_values.tolist()
+        self._priorities: list[float] = padded_priorities.tolist()
+        self._winner: list[int] = winners.tolist()
+
+    def argmax(self) -> int:
+        return self._winner[1] if self.capacity > 1 else 0
+
+    def max(self) -> float:
+        return self._values[self.argmax()]
+
+    def value(self, index: int) -> float:
+        return self._values[index]
+
+    def values(self) -> np.ndarray:
+        return np.array(self._values[: self.size])
+
+    def priorities(self) -> np.ndarray:
+        return np.array(self._priorities[: self.size])
+
+    def set(self, index: int, value: float, priority: float = 0.0) -> None:
+        values, priorities, winner = self._values, self._priorities, self._winner
+        values[index] = value
+        priorities[index] = priority
+        node = (self.capacity + index) >> 1
+        while node:
+            left, right = winner[2 * node], winner[2 * node + 1]
+            if values[right] > values[left] or (
+                values[right] == values[left] and priorities[right] > priorities[left]
+            ):
+                winner[node] = right
+            else:
+                winner[node] = left
+            node >>= 1
