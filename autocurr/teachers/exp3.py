@@ -85,6 +85,9 @@ class Exp3Teacher(Teacher):
         weights = self._tree.weights()
         return (1.0 - self.gamma) * weights / weights.sum() + self.gamma / weights.size
 
+    def exploration_floor(self) -> float:
+        return self.gamma / self.space.size
+
     def _probability(self, index: int) -> float:
         share = self._tree.weight(index) / self._tree.total
         return (1.0 - self.gamma) * share + self.gamma / self._tree.size

@@ -236,6 +236,9 @@ class LearningProgressTeacher(Teacher):
         lp_share = 1.0 - self.epsilon - self.explore
         return lp_share * weights / weights.sum() + bonus + self.epsilon / weights.size
 
+    def exploration_floor(self) -> float:
+        return self.epsilon / self.space.size
+
     def _draw_index(self) -> int:
         # One uniform number picks the branch and the task, so the draw follows probabilities().
         u = self.rng.random()

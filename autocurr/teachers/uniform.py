@@ -35,5 +35,8 @@ class UniformTeacher(Teacher):
             raise NotImplementedError("a Box has a density, not a probability vector")
         return np.full(self.space.size, 1.0 / self.space.size)
 
+    def exploration_floor(self) -> float:
+        return 1.0 / self.space.size if self.space.finite else 1.0
+
     def _update(self, task: Any, signal: float) -> None:
         pass
