@@ -37,6 +37,7 @@ SIZED_HYPERPARAMETERS: dict[str, Callable[[int], dict]] = {
     # ten stages of n/10 tasks: the stage sampler, not the rule parser, is what scales with n
     "sequential": lambda n: {
         "stages": [list(range(i * n // 10, (i + 1) * n // 10)) for i in range(10)],
+        "conditions": ["episodes>=1000"] * 9,
     },
 }
 #: Per-call seconds allowed to a peer measurement (its sample() is O(N)).

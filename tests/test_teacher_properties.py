@@ -24,7 +24,11 @@ BOX_SPACE = Box([0.0, -1.0], [1.0, 1.0])
 #: Hyperparameters a teacher needs to be built at all, or to reach its interesting states
 #: within a short stream (e.g. GMM fits after 12 episodes instead of 250).
 HYPERPARAMETERS = {
-    "sequential": {"stages": [[(0, 0), (0, 1)], [(1, 0)], [(1, 1), (1, 2)]]},
+    "sequential": {
+        "stages": [[(0, 0), (0, 1)], [(1, 0)], [(1, 1), (1, 2)]],
+        "conditions": ["success>=0.5", "episodes>=4"],
+        "window": 3,
+    },
     "adr": {"low_threshold": 0.2, "high_threshold": 0.8, "queue_length": 3},
     "alp-gmm": {"fit_rate": 12, "potential_ks": [1, 2]},
     "riac": {"max_region_size": 10},
