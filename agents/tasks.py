@@ -2,19 +2,30 @@
 
 A preset answers three questions for one gymnasium id:
 
-1. **Task space.** Which finite set of tasks the teacher picks from (``Discrete(n)``), with a
-   human-readable label per task for logs and plots.
+1. **Task space.** What the teacher picks from: a finite set (``Discrete(n)``) with a
+   human-readable label per task, or a ``Box`` of continuous parameters with a name per
+   dimension, for logs and plots.
 2. **apply_task.** A callable ``apply_task(env, task)`` that configures the environment before
    each reset; :class:`~autocurr.wrappers.CurriculumWrapper` calls it. Each training env gets its
    own instance (``preset.make_apply_task(rng)``), so randomness stays per env and reproducible.
+   ``make_apply_task`` may return ``None`` for envs that read ``reset(options={"task": ...})``.
 3. **Held-out evaluation.** Named episodes the trained student is tested on afterwards
-   (``preset.held_out(suite)``), and whether an episode counts as solved.
+   (``preset.held_out(suite)``), and whether an episode counts as solved: from its return
+   (``is_success``) or from the final step's ``info[success_key]``.
+
+A preset may also carry PPO settings tuned for its env (``ppo_defaults``, ``rollout_steps``);
+``autocurr train`` applies them over its own defaults, and ``--ppo-kwargs`` over both.
 
 Built-in presets:
 
 - ``autocurr/Maze-v0``: six difficulty bins over the BFS start-goal distance; a task draws a fresh
   random level in that bin. Held out: the hand-drawn ``maze-test`` suite, solved = return > 0 (the
   PAIRED / PLR / ACCEL convention).
+- ``autocurr/PointMassGate-v0``: the continuous ``(gate position, gate width)`` box of SPDL /
+  CURROT's point mass; the task goes in through ``reset(options={"task": ...})``. Held out: the
+  narrow target gates (SPDL's ``(2.5, 0.5)``, CURROT's ``(+-3, 0.5)``), solved = the goal was
+  reached (``info["is_success"]``). PPO settings from SPDL / CURROT (see
+  :data:`POINT_MASS_PPO`).
 - ``CartPole-v1``: four pole lengths. Held out: every length, mean return.
 - any other id with ``task_param`` / ``task_values``: ``setattr(env.unwrapped, name, value)``.
 
@@ -31,11 +42,14 @@ from typing import Any
 import gymnasium as gym
 import numpy as np
 
-from autocurr.spaces import Discrete
+from autocurr.spaces import Box, Discrete, Space
 
 __all__ = [
     "CARTPOLE_LENGTHS",
     "MAZE_DISTANCE_BINS",
+    "POINT_MASS_HELD_OUT",
+    "POINT_MASS_PPO",
+    "POINT_MASS_ROLLOUT_STEPS",
     "CartPoleLength",
     "EnvPreset",
     "HeldOutCase",
@@ -44,6 +58,7 @@ __all__ = [
     "attribute_preset",
     "builtin_presets",
     "parse_task_values",
+    "point_mass_preset",
     "resolve_preset",
 ]
 
@@ -67,6 +82,25 @@ CARTPOLE_LENGTHS: tuple[float, ...] = (0.25, 0.5, 1.0, 2.0)
 #: Suite name for presets whose held-out cases are simply their task values.
 TASK_VALUES_SUITE = "task-values"
 
+POINT_MASS_ENV_ID = "autocurr/PointMassGate-v0"
+POINT_MASS_SUITES = ("narrow-gates", "wide-gates")
+#: PPO for the point mass, after SPDL / CURROT: discount 0.95 and GAE lambda 0.99 (both repos),
+#: minibatch 128 (CURROT's SB3 setup); an MLP of two 64-unit tanh layers (SB3's default
+#: network; CURROT used [128, 128, 128]). The rest are SB3's PPO defaults (10 epochs, lr 3e-4,
+#: clip 0.2, no entropy bonus).
+POINT_MASS_PPO: dict[str, Any] = {
+    "learning_rate": 3e-4,
+    "batch_size": 128,
+    "n_epochs": 10,
+    "gamma": 0.95,
+    "gae_lambda": 0.99,
+    "ent_coef": 0.0,
+    "clip_range": 0.2,
+    "policy_kwargs": {"net_arch": {"pi": [64, 64], "vf": [64, 64]}},
+}
+#: Environment steps per PPO iteration, summed over the parallel envs (SPDL: 2048 per iteration).
+POINT_MASS_ROLLOUT_STEPS = 2048
+
 ApplyTask = Callable[[gym.Env, Any], None]
 EpisodeStart = Callable[[gym.Env, int | None], tuple[Any, dict]]
 
@@ -79,6 +113,8 @@ class HeldOutCase:
     name: str
     start: EpisodeStart
     details: dict[str, Any] = field(default_factory=dict)
+    #: The task the case plays, when it is one point of the task space (else None).
+    task: Any = None
 
 
 @dataclass(frozen=True)
@@ -86,14 +122,25 @@ class EnvPreset:
     """How one environment is taught; see the module docstring."""
 
     env_id: str
-    space: Discrete
+    space: Space
+    #: One label per task of a finite space; empty for a Box (see ``dim_names``).
     task_labels: tuple[str, ...]
-    make_apply_task: Callable[[np.random.Generator], ApplyTask]
+    make_apply_task: Callable[[np.random.Generator], ApplyTask | None]
     suites: tuple[str, ...]
     held_out: Callable[[str], list[HeldOutCase]]
-    #: Whether an episode return counts as solved; None when the env has no notion of success.
+    #: Whether an episode return counts as solved; None when the env has no notion of success
+    #: or reports it through ``success_key``.
     is_success: Callable[[float], bool] | None = None
     description: str = ""
+    #: Name of each dimension of a Box task space (for logs and plots).
+    dim_names: tuple[str, ...] = ()
+    #: ``info`` key of an episode's last step that says whether it succeeded (used when
+    #: ``is_success`` is None).
+    success_key: str | None = None
+    #: PPO settings for this env, applied over the trainer's defaults.
+    ppo_defaults: dict[str, Any] = field(default_factory=dict)
+    #: If set, PPO's ``n_steps`` per env is ``rollout_steps // n_envs`` (steps per iteration).
+    rollout_steps: int | None = None
 
     @property
     def default_suite(self) -> str:
@@ -170,6 +217,56 @@ def maze_preset() -> EnvPreset:
         held_out=_maze_held_out,
         is_success=_maze_solved,
         description="random levels binned by start-goal BFS distance",
+    )
+
+
+# ------------------------------------------------------------------------------------ point mass
+
+#: Held-out gates ``(position, width)`` of each point-mass suite.
+POINT_MASS_HELD_OUT: dict[str, tuple[tuple[str, tuple[float, float]], ...]] = {
+    "narrow-gates": (
+        ("spdl-target", (2.5, 0.5)),
+        ("currot-left", (-3.0, 0.5)),
+        ("currot-right", (3.0, 0.5)),
+    ),
+    "wide-gates": (
+        ("wide-left", (-2.0, 4.0)),
+        ("wide-centre", (0.0, 4.0)),
+        ("wide-right", (2.0, 4.0)),
+    ),
+}
+
+
+def _point_mass_held_out(suite: str) -> list[HeldOutCase]:
+    cases = []
+    for name, (position, width) in POINT_MASS_HELD_OUT[suite]:
+        task = np.array([position, width])
+
+        def start(env: gym.Env, seed: int | None, task: np.ndarray = task) -> tuple[Any, dict]:
+            return env.reset(seed=seed, options={"task": task.copy()})
+
+        details = {"gate_position": position, "gate_width": width}
+        cases.append(HeldOutCase(name, start, details, task=(position, width)))
+    return cases
+
+
+def point_mass_preset() -> EnvPreset:
+    from autocurr.envs.point_mass import TASK_HIGH, TASK_LOW
+
+    return EnvPreset(
+        env_id=POINT_MASS_ENV_ID,
+        space=Box(TASK_LOW, TASK_HIGH),
+        task_labels=(),
+        # The env reads reset(options={"task": ...}), which the wrapper sends when there is no
+        # apply_task.
+        make_apply_task=lambda rng: None,
+        suites=POINT_MASS_SUITES,
+        held_out=_point_mass_held_out,
+        description="gate (position, width) in [-4, 0.5]-[4, 8]",
+        dim_names=("gate position", "gate width"),
+        success_key="is_success",
+        ppo_defaults=POINT_MASS_PPO,
+        rollout_steps=POINT_MASS_ROLLOUT_STEPS,
     )
 
 
@@ -257,7 +354,11 @@ def cartpole_preset() -> EnvPreset:
 
 def builtin_presets() -> dict[str, Callable[[], EnvPreset]]:
     """Env ids that work without ``--task-param``, mapped to their preset factory."""
-    return {MAZE_ENV_ID: maze_preset, CARTPOLE_ENV_ID: cartpole_preset}
+    return {
+        MAZE_ENV_ID: maze_preset,
+        POINT_MASS_ENV_ID: point_mass_preset,
+        CARTPOLE_ENV_ID: cartpole_preset,
+    }
 
 
 def parse_task_values(text: str | Sequence[Any]) -> list[Any]:

@@ -13,7 +13,14 @@ cross process boundaries. :mod:`autocurr.agents.tasks` decides what a task means
 PPO defaults follow the maze students of the UED literature (PAIRED, Dennis et al. 2020; PLR,
 Jiang et al. 2021), shrunk to an MLP on the agent-centred view: two hidden layers of 128 for
 policy and value, 128 steps per env per rollout, minibatches of 256, 4 epochs, lr 3e-4,
-gamma 0.99, GAE lambda 0.95, entropy bonus 0.01.
+gamma 0.99, GAE lambda 0.95, entropy bonus 0.01. A preset may replace them for its env
+(``EnvPreset.ppo_defaults``; the point mass uses SPDL / CURROT's settings); ``ppo_kwargs``
+override both.
+
+Continuous task spaces (a ``Box``, e.g. the point mass's gate): every finished episode's task,
+signal and success are kept (``EpisodeLog``), written to ``sampled_tasks.csv`` and drawn in
+``task_distribution.png`` as 2-D histograms of the sampled tasks per quarter of training plus
+each dimension's median and 10-90% band over time.
 
 Requires the ``sb3`` extra (stable-baselines3, torch, tensorboard, matplotlib, tqdm, rich).
 """
@@ -41,7 +48,7 @@ from stable_baselines3.common.vec_env import DummyVecEnv
 import autocurr
 from autocurr.agents.evaluation import evaluate_held_out
 from autocurr.agents.plots import plot_learning_curve, plot_task_distribution
-from autocurr.agents.tasks import EnvPreset, resolve_preset
+from autocurr.agents.tasks import EnvPreset, HeldOutCase, resolve_preset
 from autocurr.integrations.sb3 import (
     CurriculumCallback,
     CurriculumCheckpointCallback,
@@ -52,11 +59,14 @@ from autocurr.teachers import Teacher, make_teacher
 __all__ = [
     "DEFAULT_TIMESTEPS",
     "PPO_DEFAULTS",
+    "EpisodeLog",
     "TrainConfig",
     "check_config",
     "check_eval_inputs",
     "evaluate",
     "evaluate_model",
+    "plot_sampled_tasks",
+    "ppo_settings",
     "train",
 ]
 
@@ -178,10 +188,25 @@ def make_curriculum_vec_env(
     return DummyVecEnv([lambda index=index: make_env(index) for index in range(len(env_seeds))])
 
 
-def build_ppo(vec_env: DummyVecEnv, config: TrainConfig, device: str) -> PPO:
-    settings = {**PPO_DEFAULTS, **config.ppo_kwargs}
+def ppo_settings(config: TrainConfig, preset: EnvPreset) -> dict[str, Any]:
+    """PPO arguments of a run: the trainer's defaults, then the preset's, then ``ppo_kwargs``.
+
+    A preset with ``rollout_steps`` fixes the steps per PPO iteration summed over the envs, so
+    ``n_steps = rollout_steps // n_envs`` (unless ``ppo_kwargs`` sets ``n_steps``).
+    """
+    settings = {**PPO_DEFAULTS, **preset.ppo_defaults}
+    if preset.rollout_steps is not None:
+        settings["n_steps"] = max(1, preset.rollout_steps // config.n_envs)
+    settings.update(config.ppo_kwargs)
     # A rollout smaller than one minibatch would make SB3 warn and truncate; use it whole.
-    settings["batch_size"] = min(settings["batch_size"], settings["n_steps"] * vec_env.num_envs)
+    settings["batch_size"] = min(settings["batch_size"], settings["n_steps"] * config.n_envs)
+    return settings
+
+
+def build_ppo(
+    vec_env: DummyVecEnv, config: TrainConfig, device: str, preset: EnvPreset
+) -> PPO:
+    settings = ppo_settings(config, preset)
     return PPO("MlpPolicy", vec_env, device=device, seed=config.seed, verbose=0, **settings)
 
 
@@ -235,15 +260,16 @@ def train(config: TrainConfig) -> dict[str, Any]:
     vec_env = make_curriculum_vec_env(
         preset, teacher, env_seeds, run_dir / "monitor", config.env_kwargs
     )
-    model = build_ppo(vec_env, config, device)
+    model = build_ppo(vec_env, config, device, preset)
     model.set_logger(configure(str(run_dir), ["tensorboard"]))
-    _write_json(run_dir / "config.json", _config_record(config, preset, run_dir, device, model))
+    _write_json(run_dir / "config.json", _config_record(config, preset, run_dir, device))
 
     curriculum = CurriculumCallback(teacher, preset.task_labels, preset.is_success)
+    episode_log = EpisodeLog(curriculum, preset) if _needs_episode_log(preset) else None
     started = time.perf_counter()
     model.learn(
         config.timesteps,
-        callback=CallbackList(_callbacks(config, curriculum, teacher, run_dir)),
+        callback=CallbackList(_callbacks(config, curriculum, episode_log, teacher, run_dir)),
         progress_bar=config.progress,
     )
     train_seconds = time.perf_counter() - started
@@ -264,7 +290,7 @@ def train(config: TrainConfig) -> dict[str, Any]:
             env_kwargs=config.env_kwargs,
         )
         _write_json(run_dir / f"eval_{held_out['suite']}.json", held_out)
-    outputs = _write_plots(curriculum, preset, run_dir, config)
+    outputs = _write_plots(curriculum, episode_log, preset, run_dir, config)
     summary = _summary(
         config,
         preset,
@@ -279,14 +305,23 @@ def train(config: TrainConfig) -> dict[str, Any]:
         held_out,
         outputs,
     )
+    if episode_log is not None and not preset.space.finite:
+        summary["sampled_tasks"] = episode_log.summary(outputs.get("sampled_tasks"))
     _write_json(run_dir / "summary.json", summary)
     return summary
 
 
 def _callbacks(
-    config: TrainConfig, curriculum: CurriculumCallback, teacher: Teacher, run_dir: Path
+    config: TrainConfig,
+    curriculum: CurriculumCallback,
+    episode_log: EpisodeLog | None,
+    teacher: Teacher,
+    run_dir: Path,
 ) -> list[BaseCallback]:
+    # The episode log reads the curriculum callback's rollout entries, so it must come after it.
     callbacks: list[BaseCallback] = [curriculum]
+    if episode_log is not None:
+        callbacks.append(episode_log)
     if config.checkpoint_freq:
         callbacks.append(
             CurriculumCheckpointCallback(teacher, config.checkpoint_freq, run_dir / "checkpoints")
@@ -309,16 +344,234 @@ def _episode_counts(
 
 
 def _write_plots(
-    curriculum: CurriculumCallback, preset: EnvPreset, run_dir: Path, config: TrainConfig
+    curriculum: CurriculumCallback,
+    episode_log: EpisodeLog | None,
+    preset: EnvPreset,
+    run_dir: Path,
+    config: TrainConfig,
 ) -> dict[str, str]:
+    outputs: dict[str, str] = {}
+    if episode_log is not None and not preset.space.finite:
+        outputs["sampled_tasks"] = str(episode_log.write_csv(run_dir / "sampled_tasks.csv"))
     if not curriculum.history:
-        return {}
+        return outputs
     title = f"{preset.env_id}, teacher {config.teacher}, seed {config.seed}"
     learning = plot_learning_curve(curriculum.history, run_dir / "learning_curve.png", title)
-    tasks = plot_task_distribution(
-        curriculum.history, preset.task_labels, run_dir / "task_distribution.png", title
-    )
-    return {"learning_curve": str(learning), "task_distribution": str(tasks)}
+    outputs["learning_curve"] = str(learning)
+    path = run_dir / "task_distribution.png"
+    if preset.space.finite:
+        tasks = plot_task_distribution(curriculum.history, preset.task_labels, path, title)
+    elif episode_log is not None and episode_log.timesteps:
+        tasks = plot_sampled_tasks(
+            np.asarray(episode_log.timesteps),
+            np.asarray(episode_log.tasks),
+            preset,
+            path,
+            title,
+        )
+    else:
+        return outputs
+    outputs["task_distribution"] = str(tasks)
+    return outputs
+
+
+# ------------------------------------------------------------------------------------ box tasks
+
+
+def _needs_episode_log(preset: EnvPreset) -> bool:
+    return not preset.space.finite or (preset.is_success is None and bool(preset.success_key))
+
+
+class EpisodeLog(BaseCallback):
+    """Keep every finished episode's step count, task, signal and success.
+
+    For presets that report success through ``info[preset.success_key]`` it also fills the
+    ``success_rate`` of each rollout entry of ``curriculum.history`` (which the learning curve
+    and ``summary.json`` read), and logs ``curriculum/success_rate`` to TensorBoard. For Box
+    task spaces it logs, per rollout, ``curriculum/task_mean/<dim>`` and a histogram
+    ``curriculum/task_<dim>`` of each task dimension.
+    """
+
+    def __init__(self, curriculum: CurriculumCallback, preset: EnvPreset, verbose: int = 0):
+        super().__init__(verbose)
+        self.curriculum = curriculum
+        self.success_key = preset.success_key if preset.is_success is None else None
+        self.box = not preset.space.finite
+        dim = preset.space.dim if self.box else 1
+        self.dim_names = tuple(preset.dim_names) or tuple(f"dim_{i}" for i in range(dim))
+        self.timesteps: list[int] = []
+        self.tasks: list[np.ndarray] = []
+        self.signals: list[float] = []
+        self.successes: list[bool] = []
+        self._rollout_start = 0
+
+    def _on_step(self) -> bool:
+        for info in self.locals["infos"]:
+            outcome = info.get("curriculum")
+            if outcome is None:
+                continue
+            self.timesteps.append(int(self.num_timesteps))
+            self.tasks.append(np.atleast_1d(np.asarray(outcome["task"], dtype=np.float64)))
+            self.signals.append(float(outcome["signal"]))
+            if self.success_key is not None:
+                self.successes.append(bool(info.get(self.success_key, False)))
+        return True
+
+    def _on_rollout_end(self) -> None:
+        self._close_rollout(log=True)
+
+    def _on_training_end(self) -> None:
+        if self._rollout_start < len(self.timesteps):
+            self._close_rollout(log=False)
+
+    def _close_rollout(self, log: bool) -> None:
+        start, self._rollout_start = self._rollout_start, len(self.timesteps)
+        history = self.curriculum.history
+        # The curriculum callback closed this rollout just before us (it runs first).
+        entry = history[-1] if history and history[-1]["timesteps"] == self.num_timesteps else None
+        if self.success_key is not None and start < len(self.successes):
+            rate = float(np.mean(self.successes[start:]))
+            if entry is not None:
+                entry["success_rate"] = rate
+            if log:
+                self.logger.record("curriculum/success_rate", rate)
+        if log and self.box and start < len(self.tasks):
+            tasks = np.stack(self.tasks[start:])
+            for i, name in enumerate(self.dim_names):
+                key = name.replace(" ", "_")
+                self.logger.record(f"curriculum/task_mean/{key}", float(tasks[:, i].mean()))
+                self.logger.record(
+                    f"curriculum/task_{key}", tasks[:, i], exclude=("stdout", "log", "json", "csv")
+                )
+
+    def write_csv(self, path: Path) -> Path:
+        """One row per episode: timesteps, the task's dimensions, signal, success (if known)."""
+        columns = ["timesteps", *(name.replace(" ", "_") for name in self.dim_names), "signal"]
+        rows = [
+            [str(step), *(repr(float(v)) for v in task), repr(signal)]
+            for step, task, signal in zip(self.timesteps, self.tasks, self.signals, strict=True)
+        ]
+        if self.success_key is not None:
+            columns.append("success")
+            rows = [[*row, str(int(ok))] for row, ok in zip(rows, self.successes, strict=True)]
+        lines = [",".join(columns), *(",".join(row) for row in rows)]
+        path.write_text("\n".join(lines) + "\n")
+        return path
+
+    def summary(self, csv_path: str | None) -> dict[str, Any]:
+        """Per quarter of the episodes: step range, episode count, mean task, success rate."""
+        quarters = []
+        n = len(self.timesteps)
+        for k in range(4):
+            lo, hi = k * n // 4, (k + 1) * n // 4
+            if hi <= lo:
+                continue
+            tasks = np.stack(self.tasks[lo:hi])
+            quarter = {
+                "first_step": self.timesteps[lo],
+                "last_step": self.timesteps[hi - 1],
+                "episodes": hi - lo,
+                "mean_task": tasks.mean(axis=0).round(4).tolist(),
+                "std_task": tasks.std(axis=0).round(4).tolist(),
+                "mean_signal": round(float(np.mean(self.signals[lo:hi])), 5),
+            }
+            if self.successes:
+                quarter["success_rate"] = round(float(np.mean(self.successes[lo:hi])), 5)
+            quarters.append(quarter)
+        return {"dim_names": list(self.dim_names), "csv": csv_path, "quarters": quarters}
+
+
+def plot_sampled_tasks(
+    timesteps: np.ndarray,
+    tasks: np.ndarray,
+    preset: EnvPreset,
+    path: str | Path,
+    title: str,
+) -> Path:
+    """Where a Box teacher sent the student over training.
+
+    Top row: a 2-D histogram of the sampled tasks (first two dimensions) in each quarter of the
+    episodes, with the held-out tasks of the default suite marked. Bottom row: the median and
+    the 10-90% band of each dimension over training steps.
+    """
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    tasks = np.asarray(tasks, dtype=np.float64).reshape(len(timesteps), -1)
+    low, high = preset.space.low, preset.space.high
+    names = list(preset.dim_names) or [f"dim {i}" for i in range(tasks.shape[1])]
+    targets = [case.task for case in preset.held_out_cases() if case.task is not None]
+    figure = Figure(figsize=(14, 7), layout="constrained")
+    FigureCanvasAgg(figure)
+    grid = figure.subplots(2, 4, squeeze=False)
+    figure.suptitle(f"{title}: sampled tasks")
+    n = len(timesteps)
+    for k, axis in enumerate(grid[0]):
+        lo, hi = k * n // 4, (k + 1) * n // 4
+        _draw_quarter(axis, tasks[lo:hi], low, high, names, targets)
+        if hi > lo:
+            axis.set_title(f"steps {timesteps[lo]:,}-{timesteps[hi - 1]:,} ({hi - lo} ep.)")
+    bins = np.linspace(timesteps.min(), timesteps.max() + 1, min(50, max(2, n // 20)) + 1)
+    which = np.clip(np.digitize(timesteps, bins) - 1, 0, len(bins) - 2)
+    centres = 0.5 * (bins[:-1] + bins[1:])
+    for i, axis in enumerate(grid[1]):
+        if i >= tasks.shape[1]:
+            axis.set_visible(False)
+            continue
+        _draw_band(axis, which, centres, tasks[:, i], names[i], (low[i], high[i]), targets, i)
+    figure.savefig(path, dpi=90)
+    return Path(path)
+
+
+def _draw_quarter(
+    axis: Any,
+    tasks: np.ndarray,
+    low: np.ndarray,
+    high: np.ndarray,
+    names: list[str],
+    targets: list[Any],
+) -> None:
+    if tasks.shape[1] >= 2 and len(tasks):
+        axis.hist2d(
+            tasks[:, 0],
+            tasks[:, 1],
+            bins=20,
+            range=[[low[0], high[0]], [low[1], high[1]]],
+            cmap="Blues",
+        )
+        axis.set_ylabel(names[1])
+    elif len(tasks):
+        axis.hist(tasks[:, 0], bins=20, range=(low[0], high[0]), color="tab:blue")
+    for target in targets:
+        if tasks.shape[1] >= 2:
+            axis.plot(target[0], target[1], "x", color="tab:red", markersize=9, mew=2)
+    axis.set_xlim(low[0], high[0])
+    axis.set_xlabel(names[0])
+
+
+def _draw_band(
+    axis: Any,
+    which: np.ndarray,
+    centres: np.ndarray,
+    values: np.ndarray,
+    name: str,
+    limits: tuple[float, float],
+    targets: list[Any],
+    dim: int,
+) -> None:
+    stats = np.full((len(centres), 3), np.nan)
+    for b in range(len(centres)):
+        chunk = values[which == b]
+        if chunk.size:
+            stats[b] = np.percentile(chunk, [10, 50, 90])
+    axis.fill_between(centres, stats[:, 0], stats[:, 2], color="tab:blue", alpha=0.25)
+    axis.plot(centres, stats[:, 1], color="tab:blue", label="median (band: 10-90%)")
+    for value in sorted({float(target[dim]) for target in targets if len(target) > dim}):
+        axis.axhline(value, color="tab:red", linestyle="--", linewidth=0.8)
+    axis.set_ylim(*limits)
+    axis.set_xlabel("timesteps")
+    axis.set_ylabel(name)
+    axis.grid(alpha=0.3)
 
 
 # ------------------------------------------------------------------------------------ evaluation
@@ -341,19 +594,71 @@ def evaluate_model(
     def act(observations: np.ndarray) -> np.ndarray:
         return model.predict(observations, deterministic=deterministic)[0]
 
+    outcomes: list[tuple[tuple[float, ...], bool]] = []
+    success_key = preset.success_key if preset.is_success is None else None
+
+    def make_env() -> gym.Env:
+        env = gym.make(preset.env_id, **(env_kwargs or {}))
+        return env if success_key is None else _RecordSuccess(env, success_key, outcomes)
+
     # Seed the sampling without disturbing the caller's global torch RNG.
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
         result = evaluate_held_out(
-            act,
-            preset,
-            suite=suite,
-            episodes=episodes,
-            seed=seed,
-            make_env=lambda: gym.make(preset.env_id, **(env_kwargs or {})),
+            act, preset, suite=suite, episodes=episodes, seed=seed, make_env=make_env
         )
+    if success_key is not None:
+        _fill_solve_rates(result, preset.held_out_cases(result["suite"]), outcomes)
     result["deterministic"] = deterministic
     return result
+
+
+def _task_key(task: Any) -> tuple[float, ...]:
+    return tuple(np.round(np.asarray(task, dtype=np.float64).ravel(), 9).tolist())
+
+
+class _RecordSuccess(gym.Wrapper):
+    """Append ``(task, info[key])`` to ``outcomes`` at the end of every episode, the task being
+    the one passed as ``reset(options={"task": ...})``."""
+
+    def __init__(self, env: gym.Env, key: str, outcomes: list[tuple[tuple[float, ...], bool]]):
+        super().__init__(env)
+        self.key = key
+        self.outcomes = outcomes
+        self._task: tuple[float, ...] | None = None
+
+    def reset(self, **kwargs: Any) -> tuple[Any, dict[str, Any]]:
+        task = (kwargs.get("options") or {}).get("task")
+        self._task = None if task is None else _task_key(task)
+        return self.env.reset(**kwargs)
+
+    def step(self, action: Any) -> tuple[Any, Any, bool, bool, dict[str, Any]]:
+        observation, reward, terminated, truncated, info = self.env.step(action)
+        if (terminated or truncated) and self._task is not None:
+            self.outcomes.append((self._task, bool(info.get(self.key, False))))
+        return observation, reward, terminated, truncated, info
+
+
+def _fill_solve_rates(
+    result: dict[str, Any],
+    cases: list[HeldOutCase],
+    outcomes: list[tuple[tuple[float, ...], bool]],
+) -> None:
+    """Set each case's ``solve_rate`` from the recorded successes of its task (evaluation
+    derives solve rates from returns, which cannot tell whether the point mass arrived)."""
+    by_task: dict[tuple[float, ...], list[bool]] = {}
+    for task, success in outcomes:
+        by_task.setdefault(task, []).append(success)
+    tasks = {case.name: case.task for case in cases}
+    rates = []
+    for row in result["cases"]:
+        task = tasks.get(row["name"])
+        successes = by_task.get(_task_key(task)) if task is not None else None
+        if successes:
+            row["solve_rate"] = float(np.mean(successes))
+            rates.append(row["solve_rate"])
+    if rates:
+        result["mean"]["solve_rate"] = float(np.mean(rates))
 
 
 def find_run_files(checkpoint: str | Path) -> tuple[Path, Path]:
@@ -423,7 +728,7 @@ def versions() -> dict[str, str]:
 
 
 def _config_record(
-    config: TrainConfig, preset: EnvPreset, run_dir: Path, device: str, model: PPO
+    config: TrainConfig, preset: EnvPreset, run_dir: Path, device: str
 ) -> dict[str, Any]:
     return {
         **dataclasses.asdict(config),
@@ -431,9 +736,10 @@ def _config_record(
         "run_dir": str(run_dir),
         "resolved_device": device,
         "torch_threads": torch.get_num_threads(),
-        "ppo": {**PPO_DEFAULTS, **config.ppo_kwargs, "batch_size": model.batch_size},
+        "ppo": ppo_settings(config, preset),
         "task_space": preset.space.to_config(),
         "task_labels": list(preset.task_labels),
+        "task_dim_names": list(preset.dim_names),
         "task_description": preset.description,
     }
 

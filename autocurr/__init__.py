@@ -1,7 +1,8 @@
 """autocurr: automatic curricula for reinforcement learning and data mixing.
 
-Importing the package registers the gymnasium ids ``autocurr/Maze-v0`` (entry points are strings,
-so nothing heavy is imported until ``gymnasium.make``). No other import-time side effects.
+Importing the package registers the gymnasium ids ``autocurr/Maze-v0`` and
+``autocurr/PointMassGate-v0`` (entry points are strings, so nothing heavy is imported until
+``gymnasium.make``). No other import-time side effects.
 """
 
 from __future__ import annotations
@@ -43,6 +44,11 @@ def _register_gymnasium_ids() -> None:
         return
     if "autocurr/Maze-v0" not in registry:
         register(id="autocurr/Maze-v0", entry_point="autocurr.envs.maze:MazeEnv")
+    if "autocurr/PointMassGate-v0" not in registry:
+        register(
+            id="autocurr/PointMassGate-v0",
+            entry_point="autocurr.envs.point_mass:PointMassGateEnv",
+        )
 
 
 _register_gymnasium_ids()

@@ -15,6 +15,7 @@ from .maze import (
     optimal_return,
     shortest_path_length,
 )
+from .point_mass import PointMassGateEnv
 from .students import (
     ChainOracle,
     ChainStudent,
@@ -35,6 +36,7 @@ __all__ = [
     "HypercubeUnlock",
     "MazeEnv",
     "MazeLevel",
+    "PointMassGateEnv",
     "bfs_distances",
     "generate_level",
     "is_solvable",

@@ -1,0 +1,376 @@
+"""PointMassGate benchmark: PPO students at an equal step budget under several teachers.
+
+Every run is exactly ``autocurr train --env autocurr/PointMassGate-v0 --teacher T --seed S
+--timesteps N`` (through :func:`autocurr.agents.train.train`), with checkpoints every
+``N / eval_points`` steps; afterwards each checkpoint is evaluated on the narrow target gates
+(``autocurr eval``'s code path) to draw success over training. Teachers get their library
+defaults unless ``--teacher-kwargs`` says otherwise.
+
+Usage::
+
+    python benchmarks/point_mass.py [--timesteps 500000] [--seeds 3]
+        [--teachers uniform alp-gmm binned-lp] [--jobs 2] [--outdir point_mass_runs]
+        [--eval-episodes 100] [--teacher-kwargs adr:low_threshold=2 adr:high_threshold=6]
+
+Outputs under ``--outdir``: ``runs/<teacher>-s<seed>/`` (the ``autocurr train`` outputs plus
+``benchmark.json``), ``report.md`` (command, date, versions, machine, results table),
+``results.json``, ``success_curves.png`` and ``task_distribution_<teacher>.png`` (sampled
+tasks pooled over seeds, per quarter of training). A run whose ``benchmark.json`` exists is
+reused, so re-running the same command only trains what is missing and rewrites the report.
+
+Metrics: *target success* = the mean over the three narrow-gate targets (SPDL's ``(2.5, 0.5)``,
+CURROT's ``(-3, 0.5)`` and ``(3, 0.5)``) of the share of ``--eval-episodes`` sampled-action
+episodes that reach the goal (``||p - goal|| < 0.25`` at some step), after training; also
+per target, and on three wide gates (width 4) as a sanity check.
+"""
+
+from __future__ import annotations
+
+import argparse
+import concurrent.futures
+import datetime
+import json
+import multiprocessing
+import os
+import platform
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+ENV_ID = "autocurr/PointMassGate-v0"
+DEFAULT_TEACHERS = ("uniform", "alp-gmm", "binned-lp")
+
+
+# ------------------------------------------------------------------------------------ one run
+
+
+def run_one(teacher: str, seed: int, options: dict[str, Any]) -> dict[str, Any]:
+    """Train (or reuse) one run and evaluate its checkpoints; returns its benchmark record."""
+    from autocurr.agents.train import TrainConfig, evaluate, train
+
+    run_dir = Path(options["outdir"]) / "runs" / f"{teacher}-s{seed}"
+    record_path = run_dir / "benchmark.json"
+    if record_path.is_file():
+        return {**json.loads(record_path.read_text()), "reused": True}
+    if run_dir.exists() and any(run_dir.iterdir()):
+        raise RuntimeError(f"{run_dir} holds an unfinished run; delete it to rerun")
+    timesteps = options["timesteps"]
+    config = TrainConfig(
+        env_id=ENV_ID,
+        teacher=teacher,
+        teacher_kwargs=options["teacher_kwargs"].get(teacher, {}),
+        timesteps=timesteps,
+        n_envs=options["n_envs"],
+        seed=seed,
+        device="cpu",
+        logdir=str(run_dir.parent),
+        run_name=run_dir.name,
+        eval_episodes=options["eval_episodes"],
+        progress=False,
+        checkpoint_freq=max(1, timesteps // options["eval_points"]),
+    )
+    summary = train(config)
+    started = time.perf_counter()
+    curve = []
+    for checkpoint in sorted((run_dir / "checkpoints").iterdir(), key=_checkpoint_steps):
+        if _checkpoint_steps(checkpoint) >= timesteps:  # the final evaluation covers the end
+            continue
+        result, _ = evaluate(checkpoint, episodes=options["curve_episodes"], seed=seed)
+        curve.append([_checkpoint_steps(checkpoint), result["mean"]["solve_rate"]])
+    final = summary["held_out"]
+    curve.append([summary["total_timesteps"], final["mean"]["solve_rate"]])
+    wide, _ = evaluate(run_dir, suite="wide-gates", episodes=options["eval_episodes"], seed=seed)
+    record = {
+        "teacher": teacher,
+        "seed": seed,
+        "run_dir": str(run_dir),
+        "total_timesteps": summary["total_timesteps"],
+        "steps_per_second": summary["steps_per_second"],
+        "train_time_s": summary["train_time_s"],
+        "eval_time_s": time.perf_counter() - started,
+        "target_success": final["mean"]["solve_rate"],
+        "per_target": {case["name"]: case["solve_rate"] for case in final["cases"]},
+        "wide_success": wide["mean"]["solve_rate"],
+        "target_curve": curve,
+        "training_curve": summary["training_curve"],
+        "sampled_tasks": summary.get("sampled_tasks"),
+        "teacher_hyperparameters": summary["teacher"]["hyperparameters"],
+        "versions": summary["versions"],
+    }
+    record_path.write_text(json.dumps(record, indent=2) + "\n")
+    return record
+
+
+def _checkpoint_steps(path: Path) -> int:
+    return int(path.name.split("_")[0])
+
+
+# ------------------------------------------------------------------------------------ report
+
+
+def _mean_std(values: list[float]) -> str:
+    return f"{np.mean(values):.2f} ± {np.std(values):.2f}" if values else "-"
+
+
+def results_table(records: list[dict[str, Any]], teachers: list[str]) -> list[str]:
+    lines = [
+        "| teacher | seeds | target success (mean ± sd) | per seed | spdl-target | currot-left "
+        "| currot-right | wide gates | steps/s per run |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    for teacher in teachers:
+        runs = sorted((r for r in records if r["teacher"] == teacher), key=lambda r: r["seed"])
+        if not runs:
+            continue
+        per_target = {
+            name: _mean_std([r["per_target"][name] for r in runs])
+            for name in ("spdl-target", "currot-left", "currot-right")
+        }
+        lines.append(
+            f"| {teacher} | {len(runs)} | {_mean_std([r['target_success'] for r in runs])} | "
+            + ", ".join(f"{r['target_success']:.2f}" for r in runs)
+            + f" | {per_target['spdl-target']} | {per_target['currot-left']} | "
+            f"{per_target['currot-right']} | {_mean_std([r['wide_success'] for r in runs])} | "
+            f"{np.mean([r['steps_per_second'] for r in runs]):,.0f} |"
+        )
+    return lines
+
+
+def _quarter_lines(records: list[dict[str, Any]], teachers: list[str]) -> list[str]:
+    """Mean sampled gate (position, width) per quarter of training, pooled over seeds."""
+    lines = [
+        "| teacher | Q1 mean (pos, width) | Q2 | Q3 | Q4 | Q4 training success |",
+        "|---|---|---|---|---|---|",
+    ]
+    for teacher in teachers:
+        runs = [r for r in records if r["teacher"] == teacher and r.get("sampled_tasks")]
+        if not runs:
+            continue
+        cells = []
+        for k in range(4):
+            means = [r["sampled_tasks"]["quarters"][k]["mean_task"] for r in runs
+                     if len(r["sampled_tasks"]["quarters"]) > k]  # fmt: skip
+            mean = np.mean(means, axis=0) if means else [np.nan, np.nan]
+            cells.append(f"({mean[0]:+.2f}, {mean[1]:.2f})")
+        success = [r["sampled_tasks"]["quarters"][-1].get("success_rate") for r in runs]
+        success = [s for s in success if s is not None]
+        lines.append(f"| {teacher} | " + " | ".join(cells) + f" | {_mean_std(success)} |")
+    return lines
+
+
+def _machine() -> str:
+    model = ""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    cpu = model or platform.processor() or "cpu"
+    return f"{platform.platform()}, {cpu}, {os.cpu_count()} cores"
+
+
+def env_speed(n_steps: int = 100_000, seed: int = 0) -> float:
+    """Raw env steps/s with uniformly random actions and random tasks, resets included."""
+    from autocurr.envs import PointMassGateEnv
+
+    rng = np.random.default_rng(seed)
+    actions = rng.uniform(-10, 10, size=(n_steps, 2))
+    tasks = rng.uniform((-4.0, 0.5), (4.0, 8.0), size=(n_steps, 2))
+    env = PointMassGateEnv()
+    env.reset(seed=seed, options={"task": tasks[0]})
+    started = time.perf_counter()
+    for i, action in enumerate(actions):
+        _, _, terminated, truncated, _ = env.step(action)
+        if terminated or truncated:
+            env.reset(options={"task": tasks[i]})
+    return n_steps / (time.perf_counter() - started)
+
+
+def write_report(
+    records: list[dict[str, Any]], options: dict[str, Any], command: str, wall_s: float
+) -> Path:
+    outdir = Path(options["outdir"])
+    teachers = [t for t in options["teachers"] if any(r["teacher"] == t for r in records)]
+    versions = records[0]["versions"] if records else {}
+    lines = [
+        "# PointMassGate benchmark",
+        "",
+        f"Command: `{command}`",
+        f"Date: {datetime.datetime.now().astimezone().isoformat(timespec='seconds')}",
+        "Versions: " + ", ".join(f"{k} {v}" for k, v in versions.items() if k != "platform"),
+        f"Machine: {_machine()}; {options['jobs']} runs in parallel; wall time {wall_s:.0f} s "
+        f"({sum(not r.get('reused') for r in records)} runs trained now, "
+        f"{sum(bool(r.get('reused')) for r in records)} reused from earlier invocations; "
+        f"mean train time per run {np.mean([r['train_time_s'] for r in records]):.0f} s).",
+        f"Raw env speed: {env_speed():,.0f} steps/s (random actions, one core).",
+        "",
+        f"Budget {options['timesteps']:,} steps per run, PPO preset of the env (MLP [64, 64], "
+        f"2048 steps per iteration over {options['n_envs']} envs). Target success: share of "
+        f"{options['eval_episodes']} sampled-action episodes per target that reach the goal, "
+        "mean over the three narrow targets; wide gates: same on three width-4 gates.",
+        "",
+        *results_table(records, teachers),
+        "",
+        "Sampled tasks: mean gate (position, width) per quarter of training, pooled over seeds.",
+        "",
+        *_quarter_lines(records, teachers),
+        "",
+        "Plots: `success_curves.png`, "
+        + ", ".join(f"`task_distribution_{t}.png`" for t in teachers),
+    ]
+    path = outdir / "report.md"
+    path.write_text("\n".join(lines) + "\n")
+    kept = [{k: v for k, v in r.items() if k != "reused"} for r in records]
+    (outdir / "results.json").write_text(json.dumps(kept, indent=2) + "\n")
+    return path
+
+
+# ------------------------------------------------------------------------------------ plots
+
+
+def plot_success_curves(records: list[dict[str, Any]], teachers: list[str], path: Path) -> None:
+    from matplotlib import colormaps
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    from autocurr.agents.plots import smooth
+
+    figure = Figure(figsize=(12, 4.5), layout="constrained")
+    FigureCanvasAgg(figure)
+    target_axis, training_axis = figure.subplots(1, 2)
+    colors = colormaps["tab10"]
+    for index, teacher in enumerate(teachers):
+        runs = [r for r in records if r["teacher"] == teacher]
+        color = colors(index)
+        curves = [np.array(r["target_curve"], dtype=np.float64) for r in runs]
+        for curve in curves:
+            target_axis.plot(curve[:, 0], curve[:, 1], color=color, alpha=0.3, linewidth=0.8)
+        length = min(len(c) for c in curves)
+        mean = np.mean([c[:length, 1] for c in curves], axis=0)
+        target_axis.plot(curves[0][:length, 0], mean, color=color, linewidth=2,
+                         label=f"{teacher} (mean of {len(runs)})")  # fmt: skip
+        for r in runs:
+            curve = r["training_curve"]
+            values = smooth(curve["success_rate"], curve["n_episodes"], 10)
+            training_axis.plot(curve["timesteps"], values, color=color, alpha=0.7,
+                               label=teacher if r is runs[0] else None)  # fmt: skip
+    target_axis.set_title("success on the narrow target gates (held out)")
+    training_axis.set_title("training success on the sampled tasks (smoothed)")
+    for axis in (target_axis, training_axis):
+        axis.set_xlabel("timesteps")
+        axis.set_ylabel("success rate")
+        axis.set_ylim(-0.02, 1.02)
+        axis.grid(alpha=0.3)
+        axis.legend(loc="upper left", fontsize="small")
+    figure.savefig(path, dpi=100)
+
+
+def plot_pooled_tasks(records: list[dict[str, Any]], teacher: str, path: Path) -> bool:
+    from autocurr.agents.tasks import resolve_preset
+    from autocurr.agents.train import plot_sampled_tasks
+
+    steps, tasks = [], []
+    for r in records:
+        if r["teacher"] != teacher:
+            continue
+        csv = Path(r["run_dir"]) / "sampled_tasks.csv"
+        if not csv.is_file():
+            continue
+        data = np.loadtxt(csv, delimiter=",", skiprows=1, ndmin=2)
+        steps.append(data[:, 0])
+        tasks.append(data[:, 1:3])
+    if not steps:
+        return False
+    order = np.argsort(np.concatenate(steps), kind="stable")
+    n_seeds = len(steps)
+    plot_sampled_tasks(
+        np.concatenate(steps)[order].astype(np.int64),
+        np.concatenate(tasks)[order],
+        resolve_preset(ENV_ID),
+        path,
+        f"{ENV_ID}, teacher {teacher}, {n_seeds} seed(s) pooled",
+    )
+    return True
+
+
+# ------------------------------------------------------------------------------------ main
+
+
+def parse_teacher_kwargs(items: list[str]) -> dict[str, dict[str, Any]]:
+    """``["adr:step=0.2"]`` -> ``{"adr": {"step": 0.2}}`` (values parsed as JSON if possible)."""
+    parsed: dict[str, dict[str, Any]] = {}
+    for item in items:
+        teacher, colon, rest = item.partition(":")
+        key, equals, value = rest.partition("=")
+        if not (colon and equals and teacher and key):
+            raise SystemExit(f"--teacher-kwargs: expected teacher:key=value, got {item!r}")
+        try:
+            parsed.setdefault(teacher, {})[key] = json.loads(value)
+        except json.JSONDecodeError:
+            parsed.setdefault(teacher, {})[key] = value
+    return parsed
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--timesteps", type=int, default=500_000, help="env steps per run")
+    parser.add_argument("--seeds", type=int, default=3, help="seeds 0..N-1 per teacher")
+    parser.add_argument("--teachers", nargs="+", default=list(DEFAULT_TEACHERS))
+    parser.add_argument("--jobs", type=int, default=2, help="runs in parallel (processes)")
+    parser.add_argument("--outdir", default="point_mass_runs")
+    parser.add_argument("--n-envs", type=int, default=8)
+    parser.add_argument("--eval-episodes", type=int, default=100,
+                        help="final held-out episodes per target gate")  # fmt: skip
+    parser.add_argument("--eval-points", type=int, default=10,
+                        help="checkpoints evaluated over training")  # fmt: skip
+    parser.add_argument("--curve-episodes", type=int, default=30,
+                        help="episodes per target gate at each checkpoint")  # fmt: skip
+    parser.add_argument("--teacher-kwargs", nargs="*", default=[], metavar="TEACHER:KEY=VALUE")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    for name in ("timesteps", "seeds", "jobs", "n_envs", "eval_episodes", "eval_points",
+                 "curve_episodes"):  # fmt: skip
+        if getattr(args, name) < 1:
+            raise SystemExit(f"--{name.replace('_', '-')} must be >= 1")
+    outdir = Path(args.outdir)
+    outdir.mkdir(parents=True, exist_ok=True)
+    options = {**vars(args), "outdir": str(outdir.resolve()),
+               "teacher_kwargs": parse_teacher_kwargs(args.teacher_kwargs)}  # fmt: skip
+    command = " ".join(["python benchmarks/point_mass.py", *(argv or sys.argv[1:])])
+    jobs = [(teacher, seed) for seed in range(args.seeds) for teacher in args.teachers]
+    started = time.perf_counter()
+    records: list[dict[str, Any]] = []
+    context = multiprocessing.get_context("spawn")  # torch and fork do not mix well
+    with concurrent.futures.ProcessPoolExecutor(args.jobs, mp_context=context) as pool:
+        futures = {pool.submit(run_one, t, s, options): (t, s) for t, s in jobs}
+        for future in concurrent.futures.as_completed(futures):
+            teacher, seed = futures[future]
+            try:
+                record = future.result()
+            except Exception as error:  # report the others even if one run fails
+                print(f"{teacher} seed {seed} failed: {error!r}", flush=True)
+                continue
+            records.append(record)
+            print(f"{teacher} seed {seed}: target success {record['target_success']:.2f}, "
+                  f"{record['steps_per_second']:,.0f} steps/s", flush=True)  # fmt: skip
+    wall = time.perf_counter() - started
+    teachers = [t for t in args.teachers if any(r["teacher"] == t for r in records)]
+    if records:
+        plot_success_curves(records, teachers, outdir / "success_curves.png")
+        for teacher in teachers:
+            plot_pooled_tasks(records, teacher, outdir / f"task_distribution_{teacher}.png")
+    report = write_report(records, options, command, wall)
+    print(report.read_text())
+    return 0 if len(records) == len(jobs) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
