@@ -30,7 +30,7 @@ HYPERPARAMETERS = {
         "window": 3,
     },
     "adr": {"low_threshold": 0.2, "high_threshold": 0.8, "queue_length": 3},
-    "alp-gmm": {"fit_rate": 12, "potential_ks": [1, 2]},
+    "alp-gmm": {"fit_rate": 12, "min_k": 1, "max_k": 2},
     "riac": {"max_region_size": 10},
     "tscl-naive": {"window": 3},
 }
