@@ -14,6 +14,12 @@ EXP3.S; here it goes to all arms.
 Signal: as ``exp3`` (learning progress from fast/slow EMAs by default, or a reward in [0, 1]).
 Defaults: ``gamma = sqrt(ln K / K)`` and ``alpha = 1e-3``, the horizon-free choices of the
 SMPyBandits implementation (Auer et al. tune ``alpha = 1/T`` for a known horizon ``T``: pass it).
+Measured by us on ``ChainStudent(20 feasible, 20 infeasible, "bernoulli")``, seeds 0-4 (uniform:
+15 811 episodes to mastery, infeasible share 0.5): the defaults need 0.87x uniform's episodes at an
+infeasible share of 0.46. No setting of gamma 0.05-0.6 x alpha 3e-5-1e-2 x ema_alpha 0.1-0.5 is
+both fast and selective: the share falls below 0.3 only with alpha <= 3e-5 (>= 1.05x uniform), and
+the fastest setting (gamma 0.6, alpha 1e-3, ema_alpha 0.5: 0.71x) keeps a share of 0.44 -- the
+share term spreads weight evenly, over infeasible tasks too. The defaults are therefore unchanged.
 Cost: O(log K) per sample and update. Weights are kept as ``w_i = u_i + B``: the share adds the
 same amount to every weight, so it goes into the scalar ``B`` and only the pulled task's ``u_j``
 changes in the sum tree.
