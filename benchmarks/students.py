@@ -15,7 +15,7 @@ Sections (students from ``autocurr.envs.students``; targets from the bandit/LP i
 - ``hypercube``: HypercubeUnlock, fraction of cells mastered after 20k episodes for the teachers
   that work on a Box. Targets: binned-lp >= 0.95 and alp-gmm >= 0.5 in 2-D; >= 10x random with
   2 distractor dimensions.
-- ``drifting``: DriftingBandit (10 arms, best arm moves every 2 000 pulls, Bernoulli rewards used
+- ``drifting``: DriftingBandit (10 arms, best arm moves every 2 000 pulls, 8 phases, Bernoulli rewards used
   directly as the bandit reward): share of pulls on the current best arm, minimum over phases.
   Target: exp3s, ducb, swucb and discounted thompson >= 0.6 in every phase; ucb1 below (negative
   control).
@@ -66,6 +66,11 @@ DRIFTING_TARGETS = {"exp3s": True, "ducb": True, "swucb": True, "thompson": True
 SETTINGS: dict[tuple[str, str], dict[str, Any]] = {
     # The hypercube's episode return is the cell's competence in [0, 1]; ADR grows its box from
     # the origin cell when a boundary's mean return reaches 0.5, shrinks it at 0.1 or below.
+    # Tracking a moving best arm (8 phases of 2 000 pulls), settings of tests/test_bandits.py:
+    # Graves et al.'s decoupled EXP3.S learning rate; Garivier & Moulines' horizon-aware
+    # discount 1 - sqrt(switches / T) / 4.
+    ("drifting", "exp3s"): {"gamma": 0.15, "eta": 0.06, "alpha": 1e-4},
+    ("drifting", "ducb"): {"gamma": 1 - (7 / 16_000) ** 0.5 / 4},
     ("hypercube", "adr"): {"low_threshold": 0.1, "high_threshold": 0.5, "initial": 0.05},
 }
 
@@ -200,7 +205,7 @@ def drifting_section(seeds) -> list[str]:
             "drifting",
             name,
             lambda seed: DriftingBandit(n_arms=10, phase_length=2000, rng=seed),
-            20_000,
+            16_000,
             seeds,
         )
         per_phase = np.concatenate([r["best_arm_share_per_phase"] for r in results])
