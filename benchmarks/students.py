@@ -15,10 +15,10 @@ Sections (students from ``autocurr.envs.students``; targets from the bandit/LP i
 - ``hypercube``: HypercubeUnlock, fraction of cells mastered after 20k episodes for the teachers
   that work on a Box. Targets: binned-lp >= 0.95 and alp-gmm >= 0.5 in 2-D; >= 10x random with
   2 distractor dimensions.
-- ``drifting``: DriftingBandit (10 arms, best arm moves every 2 000 pulls, 8 phases, Bernoulli rewards used
-  directly as the bandit reward): share of pulls on the current best arm, minimum over phases.
-  Target: exp3s, ducb, swucb and discounted thompson >= 0.6 in every phase; ucb1 below (negative
-  control).
+- ``drifting``: DriftingBandit (10 arms, best arm moves every 2 000 pulls, 8 phases, Bernoulli
+  rewards used directly as the bandit reward): share of pulls on the current best arm, minimum
+  over phases. Target: exp3s, ducb, swucb and discounted thompson >= 0.6 in every phase; ucb1
+  below (negative control).
 
 Every teacher runs with its registered defaults unless ``SETTINGS`` below lists benchmark
 settings (each documented in the teacher's docstring). Cells are means over seeds. Prints
