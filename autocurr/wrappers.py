@@ -45,6 +45,8 @@ _BUILTIN_SIGNALS: dict[str, SignalFn] = {
     "return": lambda episode_return, episode_length, info: float(episode_return),
     "success": _success,
     "length": lambda episode_return, episode_length, info: float(episode_length),
+    # TSCL's per-task score: in RL (its Minecraft experiments) the episode return.
+    "score": lambda episode_return, episode_length, info: float(episode_return),
 }
 
 

@@ -2,8 +2,9 @@ import gymnasium as gym
 import numpy as np
 import pytest
 
-from autocurr import CurriculumWrapper, make_teacher
-from autocurr.spaces import Discrete
+from autocurr import CurriculumWrapper, available, make_teacher
+from autocurr.envs.point_mass import TASK_HIGH, TASK_LOW
+from autocurr.spaces import Box, Discrete
 from autocurr.teachers import UniformTeacher
 
 
@@ -173,3 +174,36 @@ def test_third_party_minigrid_env_with_apply_task():
             _, info = env.reset()
             assert tuple(env.unwrapped.agent_pos) == starts[info["task"]]
     assert teacher.n_updates == env.episodes_reported == episodes > 0
+
+
+#: What some teachers need to be built at all (stages, reward thresholds in return units).
+REQUIRED_HYPERPARAMETERS = {
+    "sequential": {"stages": [[0, 1], [2, 3]], "conditions": ["episodes>=5"]},
+    "adr": {"low_threshold": 0.0, "high_threshold": 50.0},
+}
+
+
+@pytest.mark.parametrize("name", available())
+def test_every_registered_teacher_drives_an_env_with_its_own_signal(name):
+    """Each teacher's ``signal`` can be computed from an episode, on a finite or a box space."""
+    hyperparameters = REQUIRED_HYPERPARAMETERS.get(name, {})
+    try:
+        teacher = make_teacher(name, Discrete(4), seed=0, **hyperparameters)
+        env = CurriculumWrapper(TaskEnv(), teacher)  # pays the task: returns 0..3, success 0/1
+    except ValueError as error:
+        assert "Box" in str(error)
+        env = gym.make("autocurr/PointMassGate-v0")
+        teacher = make_teacher(name, Box(TASK_LOW, TASK_HIGH), seed=0, **hyperparameters)
+        env = CurriculumWrapper(env, teacher)
+    rng = np.random.default_rng(0)
+    env.reset(seed=0)
+    finished = []
+    for _ in range(400):
+        box = isinstance(teacher.space, Box)
+        action = env.action_space.sample() if box else int(rng.integers(2))
+        _, _, terminated, truncated, info = env.step(action)
+        if terminated or truncated:
+            finished.append(info["curriculum"])
+            env.reset()
+    assert finished and teacher.n_updates == len(finished)
+    assert all(teacher.space.contains(record["task"]) for record in finished)
