@@ -73,6 +73,12 @@ SETTINGS: dict[tuple[str, str], dict[str, Any]] = {
     # discount 1 - sqrt(switches / T) / 4.
     ("drifting", "exp3s"): {"gamma": 0.15, "eta": 0.06, "alpha": 1e-4},
     ("drifting", "ducb"): {"gamma": 1 - (7 / 16_000) ** 0.5 / 4},
+    # Decoupled EXP3.S learning rate, small uniform mix (exp3s.py docstring): 0.55x at share 0.28.
+    ("chain", "exp3s"): {"gamma": 0.15, "eta": 0.2, "alpha": 1.5e-3, "ema_alpha": 0.7},
+    # Focused LP keeping solved-not-mastered tasks in the bonus pool (lp.py): 0.59x at 0.292.
+    ("chain", "lp"): {"reliable": 0.7, "center": 1.0, "steepness": 2.0, "epsilon": 0.1},
+    # Sampling on aggregated deltas (tscl.py): 0.54x at 0.287 on seeds 0-4, on the edge (0-9: 0.30).
+    ("chain", "tscl-sampling"): {"window": 15, "aggregate": 9, "epsilon": 0.02},
     ("hypercube", "adr"): {"low_threshold": 0.1, "high_threshold": 0.5, "initial": 0.05},
 }
 
