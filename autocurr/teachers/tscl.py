@@ -101,6 +101,13 @@ On this benchmark Online is 3-4x *slower* than uniform (any task whose Q ever mo
 the all-zero tasks, so mastered tasks hog the argmax), Naive ~1.2x slower, matching the
 reference's prototype; Boltzmann (T = 0.0004) Window 11 559, Sampling 8 417 (aggregate 3).
 
+Where TSCL does not help (``benchmarks/students.py`` profiles, seeds 0-4): with noisy *scores*
+(``observation="noisy"``, sigma 0.05) or a forgetting student (decay 1e-4 per episode) Window needs
+2-3.8x uniform's episodes, whatever its window/aggregate/epsilon (seeds 0-2, four settings tried):
+the noise of mastered tasks keeps winning the |slope| argmax, and a forgotten task's slope is only
+refreshed when it is played again, so replay rests on the epsilon floor. Prefer ``lp`` or
+``thompson`` there.
+
 Cost: O(log N) per sample and update. Epsilon-greedy samples with one uniform draw: below eps a
 uniform task, else the argmax of a :class:`MaxTree` (O(1)); Boltzmann samples from a
 :class:`SumTree` over ``exp((v - shift) / temperature)``, rebuilt around a new shift only when the
