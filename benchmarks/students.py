@@ -123,8 +123,8 @@ def chain_section(seeds) -> list[str]:
         return ChainStudent(n_feasible=20, n_infeasible=20, rng=seed)
 
     rows = [
-        "| teacher | episodes to mastery | × uniform | infeasible share | target |",
-        "|---|---|---|---|---|",
+        "| teacher | settings | episodes to mastery | × uniform | infeasible share | target |",
+        "|---|---|---|---|---|---|",
     ]
     uniform_mean = None
     for name in ("uniform", "oracle", *CHAIN_TEACHERS, "tscl-window (fast)"):
@@ -140,7 +140,13 @@ def chain_section(seeds) -> list[str]:
         if name == "tscl-window (fast)":
             target = f"best ≤ 0.35×: {'met' if ratio <= 0.35 else 'missed'}"
         suffix = "" if reached == len(results) else f" ({reached}/{len(results)} mastered)"
-        rows.append(f"| {name} | {mean:,.0f}{suffix} | {ratio:.2f} | {share:.2f} | {target} |")
+        used = FAST_CHAIN_SETTING if name == "tscl-window (fast)" else settings("chain", name)
+        shown = ", ".join(
+            f"{k}={v:g}" if isinstance(v, float) else f"{k}={v}" for k, v in used.items()
+        )
+        shown = "reads the hidden state" if name == "oracle" else shown or "defaults"
+        cells = [name, shown, f"{mean:,.0f}{suffix}", f"{ratio:.2f}", f"{share:.2f}"]
+        rows.append(f"| {' | '.join(cells)} | {target} |")
     return rows
 
 
