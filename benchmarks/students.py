@@ -241,7 +241,10 @@ def drifting_section(seeds) -> list[str]:
 
 SECTIONS = {
     "chain": ("ChainStudent, 20 feasible + 20 infeasible tasks, Bernoulli", chain_section),
-    "profiles": ("Chain challenge profiles: mean episodes to mastery", profile_section),
+    "profiles": (
+        "Chain challenge profiles, teachers on their defaults: mean episodes to mastery",
+        profile_section,
+    ),
     "hypercube": ("HypercubeUnlock: fraction of cells mastered", hypercube_section),
     "drifting": ("DriftingBandit: tracking a moving best arm", drifting_section),
 }
