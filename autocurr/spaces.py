@@ -9,17 +9,19 @@ Canonical task values:
 - ``Discrete(n)``: a Python ``int`` in ``[0, n)``.
 - ``MultiDiscrete(nvec)``: a ``tuple`` of ints (hashable, so it can key a dict).
 - ``Box(low, high)``: a 1-D ``float64`` numpy array.
+- ``Levels(generator, ...)``: the level's compact encoding, usually ``bytes`` (see :class:`Levels`).
 """
 
 from __future__ import annotations
 
+import importlib
 import numbers
-from collections.abc import Sequence
+from collections.abc import Callable, Hashable, Sequence
 from typing import Any
 
 import numpy as np
 
-__all__ = ["Box", "Discrete", "MultiDiscrete", "Space"]
+__all__ = ["Box", "Discrete", "Levels", "MultiDiscrete", "Space", "space_from_config"]
 
 
 class Space:
@@ -219,6 +221,204 @@ class Box(Space):
         return f"Box(low={self.low.tolist()}, high={self.high.tolist()})"
 
 
+def _identity(value: Any) -> Any:
+    return value
+
+
+def _dotted_path(func: Callable) -> str | None:
+    """``"module:qualname"`` if importing that path gives back ``func`` itself, else None."""
+    module = getattr(func, "__module__", None)
+    qualname = getattr(func, "__qualname__", None)
+    if not module or not qualname or "<" in qualname:
+        return None
+    try:
+        found = _import_path(f"{module}:{qualname}")
+    except ValueError:
+        return None
+    return f"{module}:{qualname}" if found == func else None
+
+
+def _import_path(path: str) -> Any:
+    """The object named by ``"module:attr.attr"``; ValueError if it cannot be imported."""
+    if not isinstance(path, str) or path.count(":") != 1:
+        raise ValueError(f"expected a 'module:name' path, got {path!r}")
+    module_name, _, qualname = path.partition(":")
+    try:
+        obj: Any = importlib.import_module(module_name)
+        for part in qualname.split("."):
+            obj = getattr(obj, part)
+    except (ImportError, AttributeError) as exc:
+        raise ValueError(f"cannot import {path!r}: {exc}") from exc
+    return obj
+
+
+class Levels(Space):
+    """An open-ended space of levels: made by ``generator``, edited by ``mutator``.
+
+    Args:
+        generator: ``generator(rng) -> level`` draws a fresh level (domain randomisation, or an
+            empty room for ACCEL) using only the numpy Generator it is given.
+        mutator: optional ``mutator(rng, level) -> level`` (e.g. k random edits), used by
+            :meth:`mutate`.
+        encode: ``encode(level) -> bytes``, a compact form; equal levels must give equal bytes.
+            Default: identity (the generator then must return hashable, immutable values).
+        decode: inverse of ``encode``; must raise ``ValueError`` (or ``TypeError``) on input
+            that is not an encoded level. Default: identity.
+        factory: optional ``("module:function", kwargs)`` that rebuilds an equal space, recorded
+            by helpers such as ``autocurr.envs.maze.maze_levels`` so that :meth:`to_config` works
+            for spaces built from closures or ``functools.partial``.
+
+    Tasks are the **encoded** form (``bytes`` for the maze): ``sample`` returns it, and
+    ``canonical`` maps a level object *or* its encoding to it. Bytes are hashable, so buffers and
+    teachers can key dicts by them, and they cost a few dozen bytes to send to a worker process;
+    whoever runs the level (the env wrapper) calls :meth:`decode` to get the level object.
+
+    ``contains(task)`` is true iff the task decodes (or, for a level object, encodes and decodes
+    back). The space is not finite, so it has no ``size``/``index``.
+
+    Config (``to_config``/``space_from_config``): the space holds callables, so there is no
+    registry entry for it. If a ``factory`` was given, the config is ``{"type": "Levels",
+    "factory": path, "kwargs": {...}}``; otherwise each callable must be a module-level function
+    importable as ``"module:qualname"`` and the config stores those paths. Anything else (a
+    lambda, a closure, a bound method of an instance) makes ``to_config`` raise ``ValueError``.
+    """
+
+    finite = False
+
+    def __init__(
+        self,
+        generator: Callable[[np.random.Generator], Any],
+        mutator: Callable[[np.random.Generator, Any], Any] | None = None,
+        encode: Callable[[Any], Hashable] | None = None,
+        decode: Callable[[Hashable], Any] | None = None,
+        factory: tuple[str, dict] | None = None,
+    ):
+        for name, func in (("generator", generator), ("mutator", mutator),
+                           ("encode", encode), ("decode", decode)):
+            if func is not None and not callable(func):
+                raise ValueError(f"Levels {name} must be callable, got {func!r}")
+        if generator is None:
+            raise ValueError("Levels needs a generator")
+        if factory is not None:
+            path, kwargs = factory
+            if not isinstance(path, str) or not isinstance(kwargs, dict):
+                raise ValueError("Levels factory must be a ('module:function', kwargs) pair")
+            factory = (path, dict(kwargs))
+        self.generator = generator
+        self.mutator = mutator
+        self._encode = encode if encode is not None else _identity
+        self._decode = decode if decode is not None else _identity
+        self.factory = factory
+
+    # -- level <-> task ------------------------------------------------------------------------
+
+    def encode(self, level: Any) -> Hashable:
+        return self._encode(level)
+
+    def decode(self, task: Any) -> Any:
+        """The level object for a task (``ValueError`` if the task is not an encoded level)."""
+        try:
+            return self._decode(task)
+        except (TypeError, ValueError) as exc:
+            raise ValueError(f"task {task!r:.80} is not in {self!r}: {exc}") from exc
+
+    def canonical(self, task: Any) -> Hashable:
+        """The encoding of ``task`` (an encoded level or a level object), re-encoded after
+        decoding so every accepted input maps to one normal form. ValueError otherwise."""
+        if isinstance(task, bytearray | memoryview):
+            task = bytes(task)
+        try:
+            level = self._decode(task)
+        except (TypeError, ValueError):
+            try:
+                level = self._decode(self._encode(task))
+            except (TypeError, ValueError, AttributeError) as exc:
+                raise ValueError(f"task {task!r:.80} is not in {self!r}") from exc
+        encoded = self._encode(level)
+        try:
+            hash(encoded)
+        except TypeError as exc:
+            raise ValueError(f"encoded level {encoded!r:.80} is not hashable") from exc
+        return encoded
+
+    def contains(self, task: Any) -> bool:
+        try:
+            self.canonical(task)
+        except ValueError:
+            return False
+        return True
+
+    # -- generation ----------------------------------------------------------------------------
+
+    def sample(self, rng: np.random.Generator) -> Hashable:
+        """A fresh level from the generator, encoded."""
+        return self._encode(self.generator(rng))
+
+    def mutate(self, rng: np.random.Generator, task: Any) -> Hashable:
+        """An edited copy of ``task`` (encoded). ValueError if the space has no mutator."""
+        if self.mutator is None:
+            raise ValueError(f"{self!r} has no mutator")
+        return self._encode(self.mutator(rng, self.decode(self.canonical(task))))
+
+    # -- config --------------------------------------------------------------------------------
+
+    def to_config(self) -> dict:
+        if self.factory is not None:
+            path, kwargs = self.factory
+            return {"type": "Levels", "factory": path, "kwargs": dict(kwargs)}
+        config: dict[str, Any] = {"type": "Levels"}
+        for name, func in (("generator", self.generator), ("mutator", self.mutator),
+                           ("encode", self._encode), ("decode", self._decode)):
+            if func is None or func is _identity:
+                config[name] = None
+                continue
+            path = _dotted_path(func)
+            if path is None:
+                raise ValueError(
+                    f"Levels.to_config: {name} {func!r} is not an importable module-level "
+                    "function; use module-level functions or pass factory=('module:function', "
+                    "kwargs) to Levels"
+                )
+            config[name] = path
+        return config
+
+    @classmethod
+    def from_config(cls, config: dict) -> Levels:
+        if "factory" in config:
+            space = _import_path(config["factory"])(**config.get("kwargs", {}))
+            if not isinstance(space, Levels):
+                raise ValueError(f"factory {config['factory']!r} did not return a Levels space")
+            return space
+        funcs = {
+            name: None if config.get(name) is None else _import_path(config[name])
+            for name in ("generator", "mutator", "encode", "decode")
+        }
+        return cls(**funcs)
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Levels):
+            return False
+        if self.factory is not None or other.factory is not None:
+            return self.factory == other.factory
+        return (
+            self.generator == other.generator
+            and self.mutator == other.mutator
+            and self._encode == other._encode
+            and self._decode == other._decode
+        )
+
+    def __hash__(self) -> int:
+        if self.factory is not None:
+            return hash(("Levels", self.factory[0], repr(sorted(self.factory[1].items()))))
+        return hash(("Levels", self.generator))
+
+    def __repr__(self) -> str:
+        if self.factory is not None:
+            args = ", ".join(f"{k}={v!r}" for k, v in self.factory[1].items())
+            return f"Levels({self.factory[0]}({args}))"
+        return f"Levels(generator={getattr(self.generator, '__qualname__', self.generator)!r})"
+
+
 def space_from_config(config: dict) -> Space:
     """Inverse of ``Space.to_config``."""
     kind = config.get("type")
@@ -228,4 +428,6 @@ def space_from_config(config: dict) -> Space:
         return MultiDiscrete(config["nvec"])
     if kind == "Box":
         return Box(config["low"], config["high"])
+    if kind == "Levels":
+        return Levels.from_config(config)
     raise ValueError(f"unknown space type {kind!r}")

@@ -55,10 +55,13 @@ __all__ = [
     "MazeEnv",
     "MazeLevel",
     "bfs_distances",
+    "empty_room",
     "generate_level",
     "is_solvable",
     "load_maze_suite",
+    "maze_levels",
     "mutate_level",
+    "mutate_solvable",
     "optimal_return",
     "shortest_path_length",
 ]
@@ -463,6 +466,69 @@ def mutate_level(rng: np.random.Generator, level: MazeLevel, n_edits: int = 5) -
     return MazeLevel(bytes(walls), h, w, divmod(s, w), divmod(g, w))
 
 
+def empty_room(rng: np.random.Generator, size: int | tuple[int, int] = 9) -> MazeLevel:
+    """A level with no walls and random distinct start and goal (ACCEL's starting levels)."""
+    return generate_level(rng, size, n_walls=0)
+
+
+def mutate_solvable(
+    rng: np.random.Generator, level: MazeLevel, n_edits: int = 5, max_tries: int = 100
+) -> MazeLevel:
+    """:func:`mutate_level` redrawn until the child is solvable (up to ``max_tries`` draws);
+    returns ``level`` itself if no draw is solvable."""
+    for _ in range(max_tries):
+        child = mutate_level(rng, level, n_edits)
+        if is_solvable(child):
+            return child
+    return level
+
+
+def maze_levels(
+    size: int | tuple[int, int] = 9,
+    max_walls: int = 20,
+    n_edits: int = 5,
+    start: str = "random",
+    solvable_mutations: bool = False,
+) -> Any:
+    """The maze as an ``autocurr.spaces.Levels`` space (tasks are :meth:`MazeLevel.encode` bytes).
+
+    ``start="random"`` generates levels with :func:`generate_level` (``Uniform{0..max_walls}``
+    wall draws, always solvable); ``start="empty"`` uses :func:`empty_room` (ACCEL). The mutator
+    applies ``n_edits`` random edits (:func:`mutate_level`); children may be unsolvable, as in
+    dcd/JaxUED ACCEL, unless ``solvable_mutations=True`` (:func:`mutate_solvable`).
+    """
+    from functools import partial
+
+    from autocurr.spaces import Levels
+
+    if start not in ("random", "empty"):
+        raise ValueError(f"start must be 'random' or 'empty', got {start!r}")
+    h, w = _parse_size(size)
+    if max_walls < 0:
+        raise ValueError(f"max_walls must be >= 0, got {max_walls}")
+    if n_edits < 0:
+        raise ValueError(f"n_edits must be >= 0, got {n_edits}")
+    if start == "random":
+        generator = partial(generate_level, size=(h, w), max_walls=max_walls)
+    else:
+        generator = partial(empty_room, size=(h, w))
+    mutate = mutate_solvable if solvable_mutations else mutate_level
+    kwargs = {
+        "size": [h, w] if h != w else h,
+        "max_walls": int(max_walls),
+        "n_edits": int(n_edits),
+        "start": start,
+        "solvable_mutations": bool(solvable_mutations),
+    }
+    return Levels(
+        generator,
+        mutator=partial(mutate, n_edits=n_edits),
+        encode=MazeLevel.encode,
+        decode=MazeLevel.decode,
+        factory=("autocurr.envs.maze:maze_levels", kwargs),
+    )
+
+
 # --------------------------------------------------------------------------------------------
 # Test suites
 # --------------------------------------------------------------------------------------------
@@ -560,8 +626,11 @@ class MazeEnv(gym.Env):
             return task
         if isinstance(task, str):
             return MazeLevel.from_str(task)
+        if isinstance(task, bytes | bytearray):  # the encoded form a Levels space hands out
+            return MazeLevel.decode(bytes(task))
         raise ValueError(
-            f"a maze task must be a MazeLevel or an ASCII maze string, got {type(task).__name__}"
+            "a maze task must be a MazeLevel, an ASCII maze string or MazeLevel.encode() bytes, "
+            f"got {type(task).__name__}"
         )
 
     def set_next_level(self, level: MazeLevel | str) -> None:
