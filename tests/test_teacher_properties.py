@@ -16,11 +16,13 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from autocurr.spaces import Box, MultiDiscrete
+from autocurr.envs.maze import maze_levels
+from autocurr.spaces import Box, Levels, MultiDiscrete
 from autocurr.teachers import available, from_state_dict, make_teacher
 
 FINITE_SPACE = MultiDiscrete([2, 3])  # 6 tasks, tuple-valued: exercises canonical/index
 BOX_SPACE = Box([0.0, -1.0], [1.0, 1.0])
+LEVEL_SPACE = maze_levels()
 #: Hyperparameters a teacher needs to be built at all, or to reach its interesting states
 #: within a short stream (e.g. GMM fits after 12 episodes instead of 250).
 HYPERPARAMETERS = {
@@ -33,6 +35,7 @@ HYPERPARAMETERS = {
     "alp-gmm": {"fit_rate": 12, "min_k": 1, "max_k": 2},
     "riac": {"max_region_size": 10},
     "tscl-naive": {"window": 3},
+    "plr": {"buffer_size": 8},  # replay starts within a short stream
 }
 SETTINGS = settings(
     max_examples=20, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
@@ -40,14 +43,15 @@ SETTINGS = settings(
 
 
 def build(name: str, seed: int = 0):
-    """The teacher over the finite test space, or over the box if it only handles boxes."""
+    """The teacher over the finite test space, else over the box or a maze level space."""
     hyperparameters = HYPERPARAMETERS.get(name, {})
-    try:
-        return make_teacher(name, FINITE_SPACE, seed=seed, **hyperparameters)
-    except ValueError as error:
-        if "Box" not in str(error):
-            raise
-    return make_teacher(name, BOX_SPACE, seed=seed, **hyperparameters)
+    for space in (FINITE_SPACE, BOX_SPACE, LEVEL_SPACE):
+        try:
+            return make_teacher(name, space, seed=seed, **hyperparameters)
+        except ValueError as error:
+            if not any(kind in str(error) for kind in ("finite", "Box", "Levels")):
+                raise
+    raise AssertionError(f"{name} accepts none of the test spaces")
 
 
 def same(a, b) -> bool:
@@ -127,7 +131,10 @@ def test_bad_input_raises_and_changes_nothing(name, signals, bad):
     feed(teacher, signals, [True] * len(signals), np.random.default_rng(0))
     task = teacher.sample()
     after_sample = snapshot(teacher)
-    outside = (5, 5) if teacher.space.finite else np.array([2.0, 0.0])
+    if isinstance(teacher.space, Levels):
+        outside = b"not a maze level"
+    else:
+        outside = (5, 5) if teacher.space.finite else np.array([2.0, 0.0])
     attempts = [
         lambda: teacher.update(task, bad),
         lambda: teacher.update(outside, 0.5),

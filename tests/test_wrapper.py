@@ -3,9 +3,10 @@ import numpy as np
 import pytest
 
 from autocurr import CurriculumWrapper, available, make_teacher
+from autocurr.envs.maze import maze_levels
 from autocurr.envs.point_mass import TASK_HIGH, TASK_LOW
 from autocurr.spaces import Box, Discrete
-from autocurr.teachers import UniformTeacher
+from autocurr.teachers import UniformTeacher, teacher_class
 
 
 class RecordingTeacher(UniformTeacher):
@@ -185,22 +186,28 @@ REQUIRED_HYPERPARAMETERS = {
 
 @pytest.mark.parametrize("name", available())
 def test_every_registered_teacher_drives_an_env_with_its_own_signal(name):
-    """Each teacher's ``signal`` can be computed from an episode, on a finite or a box space."""
+    """Each teacher's ``signal`` can be computed from an episode, on a finite, box or level space
+    (a level teacher's rollout-based scores come from training integrations; here the wrapper's
+    episode-level stand-in must at least reach it)."""
     hyperparameters = REQUIRED_HYPERPARAMETERS.get(name, {})
-    try:
+    cls = teacher_class(name)
+    if cls.requires_finite or name == "uniform":
         teacher = make_teacher(name, Discrete(4), seed=0, **hyperparameters)
         env = CurriculumWrapper(TaskEnv(), teacher)  # pays the task: returns 0..3, success 0/1
-    except ValueError as error:
-        assert "Box" in str(error)
-        env = gym.make("autocurr/PointMassGate-v0")
-        teacher = make_teacher(name, Box(TASK_LOW, TASK_HIGH), seed=0, **hyperparameters)
-        env = CurriculumWrapper(env, teacher)
+    else:
+        try:
+            teacher = make_teacher(name, Box(TASK_LOW, TASK_HIGH), seed=0, **hyperparameters)
+            env = CurriculumWrapper(gym.make("autocurr/PointMassGate-v0"), teacher)
+        except ValueError as error:
+            assert "Levels" in str(error)
+            teacher = make_teacher(name, maze_levels(), seed=0, buffer_size=8)
+            env = CurriculumWrapper(gym.make("autocurr/Maze-v0"), teacher)
     rng = np.random.default_rng(0)
     env.reset(seed=0)
     finished = []
     for _ in range(400):
-        box = isinstance(teacher.space, Box)
-        action = env.action_space.sample() if box else int(rng.integers(2))
+        action = int(rng.integers(2)) if isinstance(teacher.space, Discrete) else None
+        action = env.action_space.sample() if action is None else action
         _, _, terminated, truncated, info = env.step(action)
         if terminated or truncated:
             finished.append(info["curriculum"])

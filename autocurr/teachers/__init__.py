@@ -54,6 +54,7 @@ _BUILTIN: dict[str, str] = {
     "alp-gmm": "autocurr.teachers.alp_gmm:ALPGMMTeacher",
     "riac": "autocurr.teachers.riac:RIACTeacher",
     "adr": "autocurr.teachers.adr:ADRTeacher",
+    "plr": "autocurr.teachers.plr:PLRTeacher",
 }
 _REGISTRY: dict[str, type[Teacher]] = {}
 
