@@ -135,7 +135,7 @@ def _add_eval_parser(subparsers: Any) -> None:
         "eval",
         help="evaluate a trained run on a held-out suite",
         description="Evaluate a saved student on held-out tasks; writes eval_<suite>.json next "
-        "to the model.",
+        "to the model (CVaR suites also go into the run's summary.json under 'cvar').",
     )
     parser.add_argument(
         "--checkpoint",
@@ -146,7 +146,9 @@ def _add_eval_parser(subparsers: Any) -> None:
     parser.add_argument(
         "--suite",
         default=None,
-        help="held-out suite: maze-test (default for the maze), maze-test-large, or task-values",
+        help="held-out suite: maze-test (default for the maze), maze-test-large, or task-values; "
+        "maze-random-1000 / maze-random-1000-dense run the de-biased CVaR protocol on 1,000 "
+        "fixed random levels (--episodes per level and seed, seeds --seed and --seed + 1)",
     )
     parser.add_argument(
         "--episodes", type=int, default=10, help="per test task (default: %(default)s)"
@@ -287,6 +289,8 @@ def _run_eval(args: argparse.Namespace) -> int:
 
     if args.episodes < 1:
         raise CliError(f"--episodes must be >= 1, got {args.episodes}")
+    if args.suite is not None and args.suite.startswith("maze-random-"):
+        return _run_cvar_eval(args)
     try:
         check_eval_inputs(args.checkpoint, args.suite, args.device)
     except ValueError as error:
@@ -301,6 +305,48 @@ def _run_eval(args: argparse.Namespace) -> int:
     )
     print_eval_table(result)
     print(f"wrote {path}")
+    return 0
+
+
+def _run_cvar_eval(args: argparse.Namespace) -> int:
+    """``autocurr eval --suite maze-random-...``: the de-biased CVaR protocol on a maze run."""
+    import gymnasium as gym
+    from stable_baselines3 import PPO
+
+    from autocurr.agents.evaluation import cvar_solve_rates, print_cvar_table, random_level_suite
+    from autocurr.agents.tasks import MAZE_ENV_ID
+    from autocurr.agents.train import check_eval_inputs, find_run_files, resolve_device
+
+    try:
+        levels = random_level_suite(args.suite)
+        model_path, preset, saved = check_eval_inputs(args.checkpoint, None, args.device)
+    except ValueError as error:
+        raise CliError(str(error)) from None
+    if preset.env_id != MAZE_ENV_ID:
+        raise CliError(f"suite {args.suite!r} needs a {MAZE_ENV_ID} run, not {preset.env_id}")
+    model = PPO.load(model_path, device=resolve_device(args.device))
+    env_kwargs = saved.get("env_kwargs", {})
+    result = cvar_solve_rates(
+        model,
+        levels,
+        episodes_per_level=args.episodes,
+        seeds=(args.seed, args.seed + 1),
+        make_env=lambda: gym.make(preset.env_id, **env_kwargs),
+        deterministic=args.deterministic,
+    )
+    result = {"suite": args.suite, "checkpoint": str(model_path), **result}
+    print_cvar_table(result)
+    out_path = model_path.parent / f"eval_{args.suite}.json"
+    out_path.write_text(json.dumps(result, indent=2) + "\n")
+    print(f"wrote {out_path}")
+    summary_path = find_run_files(args.checkpoint)[1].parent / "summary.json"
+    # Only the run's final model speaks for the run; checkpoints keep their own eval file.
+    if summary_path.parent == model_path.parent and summary_path.is_file():
+        summary = json.loads(summary_path.read_text())
+        tables = summary.setdefault("cvar", {})
+        tables[args.suite] = {key: value for key, value in result.items() if key != "per_level"}
+        summary_path.write_text(json.dumps(summary, indent=2) + "\n")
+        print(f"updated {summary_path}")
     return 0
 
 

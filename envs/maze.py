@@ -63,6 +63,7 @@ __all__ = [
     "mutate_level",
     "mutate_solvable",
     "optimal_return",
+    "random_test_levels",
     "shortest_path_length",
 ]
 
@@ -532,6 +533,55 @@ def maze_levels(
 # --------------------------------------------------------------------------------------------
 # Test suites
 # --------------------------------------------------------------------------------------------
+
+#: Seed of the fixed random test set built by :func:`random_test_levels` (any change to it, to the
+#: defaults below or to :func:`generate_level` changes every level; a test pins the digest).
+RANDOM_TEST_SEED = 20_261_124
+
+
+def random_test_levels(
+    n: int = 1000,
+    seed: int = RANDOM_TEST_SEED,
+    size: int | tuple[int, int] = 9,
+    min_walls: int = 0,
+    max_walls: int = 20,
+    max_tries_per_level: int = 1000,
+) -> list[MazeLevel]:
+    """A fixed set of ``n`` distinct random *solvable* levels for the de-biased CVaR protocol.
+
+    Same draw as :class:`MazeEnv`'s domain randomisation (``Uniform{min_walls..max_walls}`` wall
+    placements with replacement on a ``size`` grid, uniform free start, goal uniform over the
+    cells reachable from it), from ``numpy.random.default_rng(seed)`` alone, so the set is a
+    function of the arguments: defaults ``n=1000``, ``seed=RANDOM_TEST_SEED``, ``size=9`` and
+    MazeEnv's wall budget ``0..20``. The literature's protocol (SFL's "No Regrets" evaluation)
+    draws its 10,000 test levels from the training generator; ``min_walls=25, max_walls=40``
+    gives the denser variant the reference recommends for 9 x 9 mazes. Duplicate levels are
+    redrawn so every level counts once. NumPy does not promise ``Generator`` streams stable
+    across its versions; ``tests/test_cvar_eval.py`` pins a digest of the default set.
+    """
+    if n < 0:
+        raise ValueError(f"n must be >= 0, got {n}")
+    if not 0 <= min_walls <= max_walls:
+        raise ValueError(f"need 0 <= min_walls <= max_walls, got {min_walls}, {max_walls}")
+    h, w = _parse_size(size)
+    rng = np.random.default_rng(seed)
+    levels: list[MazeLevel] = []
+    seen: set[MazeLevel] = set()
+    for _ in range(n * max_tries_per_level):
+        if len(levels) == n:
+            break
+        walls = int(rng.integers(min_walls, max_walls + 1))
+        try:  # one draw per try, so the wall count is redrawn on a retry (as in MazeEnv)
+            level = generate_level(rng, (h, w), n_walls=walls, max_tries=1)
+        except ValueError:  # the start was walled in
+            continue
+        if level not in seen:
+            seen.add(level)
+            levels.append(level)
+    if len(levels) < n:
+        raise ValueError(f"found only {len(levels)} distinct solvable levels, wanted {n}")
+    return levels
+
 
 
 def load_maze_suite(name: str = "maze-test") -> dict[str, MazeLevel]:
