@@ -55,6 +55,7 @@ _BUILTIN: dict[str, str] = {
     "riac": "autocurr.teachers.riac:RIACTeacher",
     "adr": "autocurr.teachers.adr:ADRTeacher",
     "plr": "autocurr.teachers.plr:PLRTeacher",
+    "sfl": "autocurr.teachers.sfl:SFLTeacher",
 }
 _REGISTRY: dict[str, type[Teacher]] = {}
 
