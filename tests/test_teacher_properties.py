@@ -36,6 +36,7 @@ HYPERPARAMETERS = {
     "riac": {"max_region_size": 10},
     "tscl-naive": {"window": 3},
     "plr": {"buffer_size": 8},  # replay starts within a short stream
+    "accel": {"buffer_size": 8},  # replay and edits within a short stream
 }
 SETTINGS = settings(
     max_examples=20, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]

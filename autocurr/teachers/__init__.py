@@ -56,6 +56,7 @@ _BUILTIN: dict[str, str] = {
     "adr": "autocurr.teachers.adr:ADRTeacher",
     "plr": "autocurr.teachers.plr:PLRTeacher",
     "sfl": "autocurr.teachers.sfl:SFLTeacher",
+    "accel": "autocurr.teachers.accel:ACCELTeacher",
 }
 _REGISTRY: dict[str, type[Teacher]] = {}
 
