@@ -29,12 +29,11 @@ import numpy as np
 
 from autocurr.spaces import Space
 from autocurr.teachers.base import Teacher, check_unit_interval
-from autocurr.teachers.progress import ProgressSignal
+from autocurr.teachers.progress import REWARD_MODES, ProgressSignal, check_bandit_signal
 from autocurr.teachers.sumtree import SumTree
 
 __all__ = ["Exp3Teacher"]
 
-_REWARD_MODES = ("progress", "signal")
 # The tree is rebuilt around the largest log-weight once one outgrows the last shift by this much.
 _LOG_WEIGHT_SHIFT = 500.0
 
@@ -60,8 +59,8 @@ class Exp3Teacher(Teacher):
             gamma = (
                 min(1.0, max(0.01, math.sqrt(math.log(n_tasks) / n_tasks))) if n_tasks > 1 else 1.0
             )
-        if reward not in _REWARD_MODES:
-            raise ValueError(f"reward must be one of {_REWARD_MODES}, got {reward!r}")
+        if reward not in REWARD_MODES:
+            raise ValueError(f"reward must be one of {REWARD_MODES}, got {reward!r}")
         self.gamma = check_unit_interval("gamma", gamma, low_open=True)
         self.reward_mode = reward
         self.ema_alpha = check_unit_interval("ema_alpha", ema_alpha, low_open=True)
@@ -105,15 +104,11 @@ class Exp3Teacher(Teacher):
 
     # ----------------------------------------------------------------------------- updates
     def _validate_signal(self, value: float) -> None:
-        if self.reward_mode == "signal" and not 0.0 <= value <= 1.0:
-            raise ValueError(f"exp3 with reward='signal' needs a signal in [0, 1], got {value!r}")
+        check_bandit_signal(self.name, self.reward_mode, value)
 
     def bandit_reward(self, index: int, signal: float) -> float:
         """Reward in [0, 1] for task ``index``; updates the progress statistics in place."""
-        if self.reward_mode == "signal":
-            self.progress.visits[index] += 1
-            return signal
-        return self.progress.reward(index, signal)
+        return self.progress.bandit_reward(index, signal, self.reward_mode)
 
     def _update(self, task: Any, signal: float) -> None:
         index = self.space.index(task)

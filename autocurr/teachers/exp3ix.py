@@ -44,12 +44,11 @@ import numpy as np
 
 from autocurr.spaces import Space
 from autocurr.teachers.base import Teacher, check_unit_interval
-from autocurr.teachers.progress import ProgressSignal
+from autocurr.teachers.progress import REWARD_MODES, ProgressSignal, check_bandit_signal
 from autocurr.teachers.sumtree import SumTree
 
 __all__ = ["Exp3IXTeacher"]
 
-_REWARD_MODES = ("progress", "signal")
 # Rebuild the tree around the current best task once the total weight falls below this.
 _REBUILD_BELOW = 1e-150
 
@@ -75,8 +74,8 @@ class Exp3IXTeacher(Teacher):
             isinstance(horizon, bool) or not isinstance(horizon, numbers.Integral) or horizon < 1
         ):
             raise ValueError(f"horizon must be None or an integer >= 1, got {horizon!r}")
-        if reward not in _REWARD_MODES:
-            raise ValueError(f"reward must be one of {_REWARD_MODES}, got {reward!r}")
+        if reward not in REWARD_MODES:
+            raise ValueError(f"reward must be one of {REWARD_MODES}, got {reward!r}")
         self.horizon = None if horizon is None else int(horizon)
         self.epsilon = check_unit_interval("epsilon", epsilon, high_open=True)
         self.reward_mode = reward
@@ -152,15 +151,11 @@ class Exp3IXTeacher(Teacher):
 
     # ----------------------------------------------------------------------------- updates
     def _validate_signal(self, value: float) -> None:
-        if self.reward_mode == "signal" and not 0.0 <= value <= 1.0:
-            raise ValueError(f"exp3ix with reward='signal' needs a signal in [0, 1], got {value!r}")
+        check_bandit_signal(self.name, self.reward_mode, value)
 
     def bandit_reward(self, index: int, signal: float) -> float:
         """Reward in [0, 1] for task ``index``; updates the progress statistics in place."""
-        if self.reward_mode == "signal":
-            self.progress.visits[index] += 1
-            return signal
-        return self.progress.reward(index, signal)
+        return self.progress.bandit_reward(index, signal, self.reward_mode)
 
     def _update(self, task: Any, signal: float) -> None:
         index = self.space.index(task)

@@ -19,7 +19,18 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["ProgressSignal"]
+__all__ = ["REWARD_MODES", "ProgressSignal", "check_bandit_signal"]
+
+#: How a bandit turns a task's signal into its reward.
+REWARD_MODES = ("progress", "signal")
+
+
+def check_bandit_signal(teacher_name: str, mode: str, value: float) -> None:
+    """``reward="signal"`` means the signal already is a reward in [0, 1]."""
+    if mode == "signal" and not 0.0 <= value <= 1.0:
+        raise ValueError(
+            f"{teacher_name} with reward='signal' needs a signal in [0, 1], got {value!r}"
+        )
 
 
 class ProgressSignal:
@@ -46,6 +57,13 @@ class ProgressSignal:
         progress = abs(fast - slow)
         self.scale = max(self.scale, progress)
         return progress / self.scale if self.scale > 0.0 else 0.0
+
+    def bandit_reward(self, index: int, signal: float, mode: str) -> float:
+        """The bandit's reward for task ``index``: the signal itself or its progress."""
+        if mode == "signal":
+            self.visits[index] += 1
+            return signal
+        return self.reward(index, signal)
 
     def progress(self) -> np.ndarray:
         """Unnormalised ``|fast - slow|`` for every task."""

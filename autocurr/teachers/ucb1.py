@@ -50,12 +50,10 @@ import numpy as np
 
 from autocurr.spaces import Space
 from autocurr.teachers.base import Teacher, check_unit_interval
-from autocurr.teachers.progress import ProgressSignal
+from autocurr.teachers.progress import REWARD_MODES, ProgressSignal, check_bandit_signal
 from autocurr.teachers.sumtree import MaxTree
 
 __all__ = ["IndexTeacher", "UCB1Teacher", "check_refresh_every"]
-
-REWARD_MODES = ("progress", "signal")
 
 
 def check_refresh_every(refresh_every: Any, n_tasks: int) -> int:
@@ -203,17 +201,11 @@ class IndexTeacher(Teacher):
 
     # ----------------------------------------------------------------------------- updates
     def _validate_signal(self, value: float) -> None:
-        if self.reward_mode == "signal" and not 0.0 <= value <= 1.0:
-            raise ValueError(
-                f"{self.name} with reward='signal' needs a signal in [0, 1], got {value!r}"
-            )
+        check_bandit_signal(self.name, self.reward_mode, value)
 
     def bandit_reward(self, index: int, signal: float) -> float:
-        """Reward for task ``index``; updates the progress statistics in place."""
-        if self.reward_mode == "signal":
-            self.progress.visits[index] += 1
-            return signal
-        return self.progress.reward(index, signal)
+        """Reward in [0, 1] for task ``index``; updates the progress statistics in place."""
+        return self.progress.bandit_reward(index, signal, self.reward_mode)
 
     def _update(self, task: Any, signal: float) -> None:
         index = self.space.index(task)
