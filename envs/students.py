@@ -70,7 +70,7 @@ from typing import Any
 import numpy as np
 
 from autocurr.spaces import Box, Discrete
-from autocurr.teachers.base import Teacher, check_unit_interval
+from autocurr.teachers.base import Teacher, check_int, check_unit_interval
 
 __all__ = [
     "ChainOracle",
@@ -88,12 +88,6 @@ _OBSERVATIONS = ("bernoulli", "noisy")
 
 def _generator(rng: np.random.Generator | int | None) -> np.random.Generator:
     return np.random.default_rng(rng)
-
-
-def _check_int(name: str, value: Any, minimum: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < minimum:
-        raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}")
-    return int(value)
 
 
 # ================================================================================= ChainStudent
@@ -115,10 +109,10 @@ class ChainStudent:
         mastery: float = 0.9,
         noise_std: float = 0.05,
     ):
-        self.n_feasible = _check_int("n_feasible", n_feasible, 1)
-        self.n_infeasible = _check_int("n_infeasible", n_infeasible, 0)
-        self.n_trivial = _check_int("trivial", trivial, 0)
-        self.n_chains = _check_int("n_chains", n_chains, 1)
+        self.n_feasible = check_int("n_feasible", n_feasible, 1)
+        self.n_infeasible = check_int("n_infeasible", n_infeasible, 0)
+        self.n_trivial = check_int("trivial", trivial, 0)
+        self.n_chains = check_int("n_chains", n_chains, 1)
         if self.n_chains > self.n_feasible:
             raise ValueError(f"n_chains ({n_chains}) cannot exceed n_feasible ({n_feasible})")
         if observation not in _OBSERVATIONS:
@@ -240,14 +234,14 @@ class HypercubeUnlock:
         steps_to_max: int = 100,
         mastery_steps: int = 75,
     ):
-        self.dim = _check_int("dim", dim, 1)
-        self.cells_per_dim = _check_int("cells_per_dim", cells_per_dim, 1)
-        self.distractor_dims = _check_int("distractor_dims", distractor_dims, 0)
+        self.dim = check_int("dim", dim, 1)
+        self.cells_per_dim = check_int("cells_per_dim", cells_per_dim, 1)
+        self.distractor_dims = check_int("distractor_dims", distractor_dims, 0)
         self.infeasible_fraction = check_unit_interval(
             "infeasible_fraction", infeasible_fraction, high_open=True
         )
-        self.steps_to_max = _check_int("steps_to_max", steps_to_max, 1)
-        self.mastery_steps = _check_int("mastery_steps", mastery_steps, 1)
+        self.steps_to_max = check_int("steps_to_max", steps_to_max, 1)
+        self.mastery_steps = check_int("mastery_steps", mastery_steps, 1)
         if self.mastery_steps > self.steps_to_max:
             raise ValueError("mastery_steps cannot exceed steps_to_max")
         self.rng = _generator(rng)  # unused by the dynamics; kept for API symmetry
@@ -345,8 +339,8 @@ class DriftingBandit:
         best_mean: float = 0.8,
         other_mean: float = 0.3,
     ):
-        self.n_arms = _check_int("n_arms", n_arms, 2)
-        self.phase_length = _check_int("phase_length", phase_length, 1)
+        self.n_arms = check_int("n_arms", n_arms, 2)
+        self.phase_length = check_int("phase_length", phase_length, 1)
         self.best_mean = check_unit_interval("best_mean", best_mean)
         self.other_mean = check_unit_interval("other_mean", other_mean)
         if self.best_mean <= self.other_mean:
@@ -504,7 +498,7 @@ def run_curriculum(
     :class:`DriftingBandit`, ``best_arm_share_per_phase`` (share of pulls on the then-best arm in
     each phase touched) and ``best_arm_share`` (over all pulls).
     """
-    n_episodes = _check_int("n_episodes", n_episodes, 0)
+    n_episodes = check_int("n_episodes", n_episodes, 0)
     if isinstance(student, DriftingBandit):
         phases = -(-(student.t + n_episodes) // student.phase_length)
         on_best = np.zeros(phases, dtype=np.int64)

@@ -52,8 +52,6 @@ Cost: ``sample`` and ``update`` O(d) (plus a dict lookup); ~10 us each on the 2-
 
 from __future__ import annotations
 
-import math
-import numbers
 from collections import OrderedDict, deque
 from collections.abc import Sequence
 from typing import Any
@@ -61,27 +59,13 @@ from typing import Any
 import numpy as np
 
 from autocurr.spaces import Box, Space
-from autocurr.teachers.base import Teacher, check_unit_interval
+from autocurr.teachers.base import Teacher, check_int, check_real, check_unit_interval
 
 __all__ = ["ADRTeacher"]
 
 _LOW, _HIGH = 0, 1
 _SIDE_NAMES = ("low", "high")
 _MIN_WIDTH = 1e-12
-
-
-def _check_int(name: str, value: Any, minimum: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < minimum:
-        raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}")
-    return int(value)
-
-
-def _check_real(name: str, value: Any) -> float:
-    if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise ValueError(f"{name} must be a real number, got {value!r}")
-    if not math.isfinite(float(value)):
-        raise ValueError(f"{name} must be finite, got {value!r}")
-    return float(value)
 
 
 class ADRTeacher(Teacher):
@@ -112,8 +96,8 @@ class ADRTeacher(Teacher):
                 "adr needs low_threshold and high_threshold in the units of the reported signal "
                 "(e.g. 0.2 and 0.8 for a success rate in [0, 1])"
             )
-        self.low_threshold = _check_real("low_threshold", low_threshold)
-        self.high_threshold = _check_real("high_threshold", high_threshold)
+        self.low_threshold = check_real("low_threshold", low_threshold)
+        self.high_threshold = check_real("high_threshold", high_threshold)
         if self.low_threshold > self.high_threshold:
             raise ValueError(
                 f"low_threshold must be <= high_threshold, got {low_threshold!r} > "
@@ -135,9 +119,9 @@ class ADRTeacher(Teacher):
         self.initial = start
         self.step = steps
         self.boundary_prob = check_unit_interval("boundary_prob", boundary_prob)
-        self.queue_length = _check_int("queue_length", queue_length, 1)
+        self.queue_length = check_int("queue_length", queue_length, 1)
         self.epsilon = check_unit_interval("epsilon", epsilon)
-        self.max_pending = _check_int("max_pending", max_pending, 1)
+        self.max_pending = check_int("max_pending", max_pending, 1)
         self.hyperparameters = {
             "low_threshold": self.low_threshold,
             "high_threshold": self.high_threshold,

@@ -62,21 +62,20 @@ from __future__ import annotations
 
 import contextlib
 import math
-import numbers
 import warnings
 from typing import Any
 
 import numpy as np
 
 from autocurr.spaces import Box, Space
-from autocurr.teachers.base import Teacher, check_unit_interval
+from autocurr.teachers.base import Teacher, check_int, check_unit_interval
 
 __all__ = ["ALPGMMTeacher"]
 
 _CRITERIA = ("aic", "bic", "aicc")
 #: The history must hold more than this many episodes before ALP is computed (teachDeepRL).
 _MIN_HISTORY_FOR_ALP = 5
-_INSTALL_HINT = "alp-gmm needs scikit-learn: pip install \"autocurr[sklearn]\" (or scikit-learn)"
+_INSTALL_HINT = 'alp-gmm needs scikit-learn: pip install "autocurr[sklearn]" (or scikit-learn)'
 
 
 def _import_sklearn_mixture():
@@ -103,12 +102,6 @@ def _single_thread():
     except ImportError:  # pragma: no cover - threadpoolctl ships with scikit-learn
         return contextlib.nullcontext()
     return threadpool_limits(limits=1)
-
-
-def _check_int(name: str, value: Any, minimum: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < minimum:
-        raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}")
-    return int(value)
 
 
 def n_free_parameters(n_components: int, n_features: int) -> int:
@@ -140,22 +133,22 @@ class ALPGMMTeacher(Teacher):
         super().__init__(space, seed)
         if not isinstance(space, Box):
             raise ValueError(f"teacher {self.name!r} needs a Box space, got {space!r}")
-        self.fit_rate = _check_int("fit_rate", fit_rate, 2)
-        self.min_k = _check_int("min_k", min_k, 1)
-        self.max_k = _check_int("max_k", max_k, 1)
+        self.fit_rate = check_int("fit_rate", fit_rate, 2)
+        self.min_k = check_int("min_k", min_k, 1)
+        self.max_k = check_int("max_k", max_k, 1)
         if self.max_k < self.min_k:
             raise ValueError(f"max_k must be >= min_k, got min_k={min_k!r}, max_k={max_k!r}")
         if self.max_k > self.fit_rate:
             raise ValueError(f"max_k ({max_k!r}) cannot exceed fit_rate ({fit_rate!r}) points")
         self.random_task_ratio = check_unit_interval("random_task_ratio", random_task_ratio)
-        self.alp_buffer_size = _check_int("alp_buffer_size", alp_buffer_size, 1)
+        self.alp_buffer_size = check_int("alp_buffer_size", alp_buffer_size, 1)
         if alp_max_size is not None:
-            alp_max_size = _check_int("alp_max_size", alp_max_size, 1)
+            alp_max_size = check_int("alp_max_size", alp_max_size, 1)
         self.alp_max_size = alp_max_size
         if criterion not in _CRITERIA:
             raise ValueError(f"criterion must be one of {_CRITERIA}, got {criterion!r}")
         self.criterion = criterion
-        self.n_em_init = _check_int("n_em_init", n_em_init, 1)
+        self.n_em_init = check_int("n_em_init", n_em_init, 1)
         self.hyperparameters = {
             "fit_rate": self.fit_rate,
             "min_k": self.min_k,

@@ -24,7 +24,15 @@ import numpy as np
 
 from autocurr.spaces import Space, space_from_config
 
-__all__ = ["SIGNALS", "Teacher", "check_signal", "check_unit_interval"]
+__all__ = [
+    "SIGNALS",
+    "Teacher",
+    "check_int",
+    "check_positive",
+    "check_real",
+    "check_signal",
+    "check_unit_interval",
+]
 
 #: Signals an integration knows how to compute for a finished episode.
 SIGNALS = ("return", "success", "length", "loss", "score")
@@ -57,6 +65,33 @@ def check_unit_interval(
     if not (low_ok and high_ok):
         interval = f"{'(' if low_open else '['}0, 1{')' if high_open else ']'}"
         raise ValueError(f"{name} must be in {interval}, got {value!r}")
+    return value
+
+
+def check_int(name: str, value: Any, minimum: int) -> int:
+    """``value`` as an int ``>= minimum`` (bools rejected), or ``ValueError`` naming ``name``."""
+    if isinstance(value, bool | np.bool_) or not isinstance(value, numbers.Integral):
+        raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}")
+    if value < minimum:
+        raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}")
+    return int(value)
+
+
+def check_real(name: str, value: Any) -> float:
+    """``value`` as a finite float (bools rejected), or ``ValueError`` naming ``name``."""
+    if isinstance(value, bool | np.bool_) or not isinstance(value, numbers.Real):
+        raise ValueError(f"{name} must be a real number, got {value!r}")
+    value = float(value)
+    if not math.isfinite(value):
+        raise ValueError(f"{name} must be finite, got {value!r}")
+    return value
+
+
+def check_positive(name: str, value: Any) -> float:
+    """``value`` as a finite float ``> 0``, or ``ValueError`` naming ``name``."""
+    value = check_real(name, value)
+    if value <= 0.0:
+        raise ValueError(f"{name} must be finite and > 0, got {value!r}")
     return value
 
 

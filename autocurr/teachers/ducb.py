@@ -33,13 +33,12 @@ task's updates; only its bonus grows.
 from __future__ import annotations
 
 import math
-import numbers
 from typing import Any
 
 import numpy as np
 
 from autocurr.spaces import Space
-from autocurr.teachers.base import check_unit_interval
+from autocurr.teachers.base import check_positive, check_unit_interval
 from autocurr.teachers.ucb1 import IndexTeacher, check_arrays
 
 __all__ = ["DiscountedUCBTeacher", "check_last_pulls", "decay_since", "discounted_total"]
@@ -92,11 +91,7 @@ class DiscountedUCBTeacher(IndexTeacher):
             refresh_every=refresh_every,
         )
         self.gamma = check_unit_interval("gamma", gamma, low_open=True)
-        if isinstance(alpha, bool) or not isinstance(alpha, numbers.Real):
-            raise ValueError(f"alpha must be a real number, got {alpha!r}")
-        if not (math.isfinite(float(alpha)) and float(alpha) > 0.0):
-            raise ValueError(f"alpha must be finite and > 0, got {alpha!r}")
-        self.alpha = float(alpha)
+        self.alpha = check_positive("alpha", alpha)
         self.hyperparameters.update(gamma=self.gamma, alpha=self.alpha)
         n_tasks = space.size
         #: Discounted pull counts and reward sums of each task as of its ``last_pull``.

@@ -58,6 +58,7 @@ from typing import Any
 
 import numpy as np
 
+from autocurr.teachers.base import check_real
 from autocurr.teachers.sumtree import SumTree
 
 __all__ = ["LevelBuffer"]
@@ -186,15 +187,6 @@ class _StalenessTree:
         return node - self.capacity
 
 
-def _finite_float(value: Any, name: str) -> float:
-    if isinstance(value, bool | np.bool_) or not isinstance(value, numbers.Real):
-        raise ValueError(f"{name} must be a real number, got {value!r}")
-    value = float(value)
-    if not math.isfinite(value):
-        raise ValueError(f"{name} must be finite, got {value!r}")
-    return value
-
-
 def _check_level(level: Any) -> Hashable:
     try:
         hash(level)
@@ -233,13 +225,13 @@ class LevelBuffer:
             raise ValueError(f"capacity must be a positive integer, got {capacity!r}")
         if transform not in TRANSFORMS:
             raise ValueError(f"transform must be one of {TRANSFORMS}, got {transform!r}")
-        temperature = _finite_float(temperature, "temperature")
+        temperature = check_real("temperature", temperature)
         if temperature <= 0:
             raise ValueError(f"temperature must be > 0, got {temperature}")
-        staleness = _finite_float(staleness, "staleness")
+        staleness = check_real("staleness", staleness)
         if not 0.0 <= staleness <= 1.0:
             raise ValueError(f"staleness must be in [0, 1], got {staleness}")
-        epsilon = _finite_float(epsilon, "epsilon")
+        epsilon = check_real("epsilon", epsilon)
         if not 0.0 <= epsilon <= 1.0:
             raise ValueError(f"epsilon must be in [0, 1], got {epsilon}")
         if replace not in ("weight", "score"):
@@ -443,9 +435,9 @@ class LevelBuffer:
         ``n_mutations`` are then ignored). Invalid arguments raise ValueError before any change.
         """
         level = _check_level(level)
-        score = _finite_float(score, "score")
+        score = check_real("score", score)
         if episode_return is not None:
-            episode_return = _finite_float(episode_return, "episode_return")
+            episode_return = check_real("episode_return", episode_return)
         if parent is not None:
             _check_level(parent)
         if isinstance(n_mutations, bool) or not isinstance(n_mutations, numbers.Integral):
@@ -483,9 +475,9 @@ class LevelBuffer:
 
     def update(self, level: Hashable, score: float, *, episode_return: float | None = None) -> None:
         """Overwrite the score of a buffered level (KeyError if absent); best return = max."""
-        score = _finite_float(score, "score")
+        score = check_real("score", score)
         if episode_return is not None:
-            episode_return = _finite_float(episode_return, "episode_return")
+            episode_return = check_real("episode_return", episode_return)
         self._rescore(self._slot_of[level], score, episode_return)
 
     def _rescore(self, slot: int, score: float, episode_return: float | None) -> None:
@@ -549,17 +541,16 @@ class LevelBuffer:
         levels = [_check_level(level) for level in state["levels"]]
         if len(set(levels)) != n:
             raise ValueError("LevelBuffer state has duplicate levels")
-        scores = [_finite_float(s, "score") for s in state["scores"]]
+        scores = [check_real("score", s) for s in state["scores"]]
         stamps = [int(s) for s in state["stamps"]]
         if any(not 0 <= s <= clock for s in stamps):
             raise ValueError("LevelBuffer state stamps must lie in [0, clock]")
-        best = [None if b is None else _finite_float(b, "best_return")
-                for b in state["best_returns"]]
+        best = [None if b is None else check_real("best_return", b) for b in state["best_returns"]]
         mutations = [int(m) for m in state["n_mutations"]]
         seen = [int(s) for s in state["seen"]]
         if any(m < 0 for m in mutations) or any(s < 0 for s in seen):
             raise ValueError("LevelBuffer state counts must be non-negative")
-        softmax_ref = _finite_float(state.get("softmax_ref", 0.0), "softmax_ref")
+        softmax_ref = check_real("softmax_ref", state.get("softmax_ref", 0.0))
         self._reset()
         self.clock = int(clock)
         self._levels = levels

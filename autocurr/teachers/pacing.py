@@ -54,7 +54,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from autocurr.spaces import Space
-from autocurr.teachers.base import Teacher, check_unit_interval
+from autocurr.teachers.base import Teacher, check_int, check_unit_interval
 
 __all__ = [
     "PACINGS",
@@ -92,12 +92,6 @@ def pacing_fraction(pacing: str, t: float, total: float, a: float, b: float) -> 
     return min(1.0, b + (1.0 - b) * growth)
 
 
-def _check_positive_int(name: str, value: Any) -> int:
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
-        raise ValueError(f"{name} must be an integer >= 1, got {value!r}")
-    return int(value)
-
-
 class CurriculumTeacher(Teacher):
     """Easy-to-hard ordering under a pacing function; see the module docstring."""
 
@@ -123,7 +117,7 @@ class CurriculumTeacher(Teacher):
         ranked = self._check_order(order, n_tasks)
         if pacing not in PACINGS:
             raise ValueError(f"pacing must be one of {PACINGS}, got {pacing!r}")
-        total = 100 * n_tasks if total is None else _check_positive_int("total", total)
+        total = 100 * n_tasks if total is None else check_int("total", total, 1)
         if isinstance(a, bool) or not isinstance(a, numbers.Real) or not 0.0 < float(a) < math.inf:
             raise ValueError(f"a must be a finite real number > 0, got {a!r}")
         self.pacing = pacing
@@ -249,9 +243,7 @@ class CyclicalTeacher(CurriculumTeacher):
         **hyperparameters: Any,
     ):
         super().__init__(space, seed, **hyperparameters)
-        self.period = (
-            max(2, self.total // 10) if period is None else _check_positive_int("period", period)
-        )
+        self.period = max(2, self.total // 10) if period is None else check_int("period", period, 1)
         if self.period < 2:
             raise ValueError(f"period must be >= 2 to hold two phases, got {period!r}")
         self.hyperparameters["period"] = self.period

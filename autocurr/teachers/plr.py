@@ -61,7 +61,6 @@ generator call; ``update`` also canonicalises the task (decode + encode, a few Â
 
 from __future__ import annotations
 
-import math
 import numbers
 from collections.abc import Hashable
 from typing import Any
@@ -69,7 +68,7 @@ from typing import Any
 import numpy as np
 
 from autocurr.spaces import Levels, Space
-from autocurr.teachers.base import Teacher, check_signal, check_unit_interval
+from autocurr.teachers.base import Teacher, check_positive, check_signal, check_unit_interval
 from autocurr.teachers.level_buffer import TRANSFORMS, LevelBuffer
 from autocurr.teachers.scores import SCORE_FUNCTIONS
 
@@ -79,15 +78,6 @@ REPLAY = "replay"
 NEW = "new"
 _SCHEDULES = ("fixed", "proportionate")
 _REPLACE_RULES = ("score", "weight")
-
-
-def _positive_float(name: str, value: Any) -> float:
-    if isinstance(value, bool | np.bool_) or not isinstance(value, numbers.Real):
-        raise ValueError(f"{name} must be a real number, got {value!r}")
-    value = float(value)
-    if not (math.isfinite(value) and value > 0):
-        raise ValueError(f"{name} must be a finite number > 0, got {value!r}")
-    return value
 
 
 class PLRTeacher(Teacher):
@@ -136,7 +126,7 @@ class PLRTeacher(Teacher):
         ):
             raise ValueError(f"buffer_size must be a positive integer, got {buffer_size!r}")
         self.score_function = score
-        self.temperature = _positive_float("temperature", temperature)
+        self.temperature = check_positive("temperature", temperature)
         self.staleness = check_unit_interval("staleness", staleness)
         self.replay_prob = check_unit_interval("replay_prob", replay_prob)
         self.min_fill = check_unit_interval("min_fill", min_fill)
@@ -230,9 +220,7 @@ class PLRTeacher(Teacher):
     def _update(self, task: Any, signal: float) -> None:
         self.buffer.insert(task, signal)
 
-    def update_episode(
-        self, task: Any, score: float, episode_return: float | None = None
-    ) -> None:
+    def update_episode(self, task: Any, score: float, episode_return: float | None = None) -> None:
         """``update`` that also records the episode's return for the level's best return
         (``R_max``, needed by the MaxMC score). Validates everything before changing anything."""
         canonical = self.space.canonical(task)

@@ -49,14 +49,13 @@ update ~40 us.
 
 from __future__ import annotations
 
-import numbers
 from collections import deque
 from typing import Any
 
 import numpy as np
 
 from autocurr.spaces import Box, Space
-from autocurr.teachers.base import Teacher, check_unit_interval
+from autocurr.teachers.base import Teacher, check_int, check_positive, check_unit_interval
 
 __all__ = ["RIACTeacher", "region_alp"]
 
@@ -99,20 +98,6 @@ class _Region:
         }
 
 
-def _check_int(name: str, value: Any, minimum: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < minimum:
-        raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}")
-    return int(value)
-
-
-def _check_positive(name: str, value: Any) -> float:
-    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not value > 0:
-        raise ValueError(f"{name} must be a positive real number, got {value!r}")
-    if not np.isfinite(float(value)):
-        raise ValueError(f"{name} must be finite, got {value!r}")
-    return float(value)
-
-
 class RIACTeacher(Teacher):
     """RIAC region splitting by absolute learning progress; see the module docstring."""
 
@@ -138,15 +123,15 @@ class RIACTeacher(Teacher):
         super().__init__(space, seed)
         if not isinstance(space, Box):
             raise ValueError(f"teacher {self.name!r} needs a Box space, got {space!r}")
-        self.max_region_size = _check_int("max_region_size", max_region_size, 2)
+        self.max_region_size = check_int("max_region_size", max_region_size, 2)
         self.alp_window = (
-            self.max_region_size if alp_window is None else _check_int("alp_window", alp_window, 1)
+            self.max_region_size if alp_window is None else check_int("alp_window", alp_window, 1)
         )
-        self.n_split_attempts = _check_int("n_split_attempts", n_split_attempts, 1)
+        self.n_split_attempts = check_int("n_split_attempts", n_split_attempts, 1)
         self.min_region_size = (
             self.max_region_size / 20
             if min_region_size is None
-            else _check_positive("min_region_size", min_region_size)
+            else check_positive("min_region_size", min_region_size)
         )
         self.min_dims_range_ratio = check_unit_interval(
             "min_dims_range_ratio", min_dims_range_ratio, high_open=True
@@ -161,7 +146,7 @@ class RIACTeacher(Teacher):
                 f"random_ratio + mutation_ratio must be <= 1, got {random_ratio!r} + "
                 f"{mutation_ratio!r}"
             )
-        self.mutation_noise = _check_positive("mutation_noise", mutation_noise)
+        self.mutation_noise = check_positive("mutation_noise", mutation_noise)
         if not isinstance(leaves_only, bool):
             raise ValueError(f"leaves_only must be a bool, got {leaves_only!r}")
         self.leaves_only = leaves_only

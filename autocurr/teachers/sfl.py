@@ -75,7 +75,7 @@ from typing import Any
 import numpy as np
 
 from autocurr.spaces import Levels, Space
-from autocurr.teachers.base import Teacher, check_unit_interval
+from autocurr.teachers.base import Teacher, check_int, check_unit_interval
 
 __all__ = ["SFLTeacher", "learnability"]
 
@@ -88,12 +88,6 @@ _KINDS = (BUFFER, NEW, SCORE)
 def learnability(success_rate: float) -> float:
     """SFL's score ``p * (1 - p)`` for a success rate ``p`` in [0, 1]."""
     return success_rate * (1.0 - success_rate)
-
-
-def _positive_int(name: str, value: Any) -> int:
-    if isinstance(value, bool | np.bool_) or not isinstance(value, numbers.Integral) or value < 1:
-        raise ValueError(f"{name} must be a positive integer, got {value!r}")
-    return int(value)
 
 
 def _count(name: str, value: Any) -> int:
@@ -125,11 +119,11 @@ class SFLTeacher(Teacher):
                 f"teacher {self.name!r} needs an open-ended Levels space (e.g. "
                 f"autocurr.envs.maze.maze_levels()), got {space!r}"
             )
-        self.n_score_levels = _positive_int("n_score_levels", n_score_levels)
-        self.rollouts_per_level = _positive_int("rollouts_per_level", rollouts_per_level)
-        self.buffer_size = _positive_int("buffer_size", buffer_size)
+        self.n_score_levels = check_int("n_score_levels", n_score_levels, 1)
+        self.rollouts_per_level = check_int("rollouts_per_level", rollouts_per_level, 1)
+        self.buffer_size = check_int("buffer_size", buffer_size, 1)
         self.buffer_fraction = check_unit_interval("buffer_fraction", buffer_fraction)
-        self.update_period = _positive_int("update_period", update_period)
+        self.update_period = check_int("update_period", update_period, 1)
         self.hyperparameters = {
             "n_score_levels": self.n_score_levels,
             "rollouts_per_level": self.rollouts_per_level,
@@ -173,8 +167,9 @@ class SFLTeacher(Teacher):
         return list(self.candidates)
 
     def _open_round(self) -> None:
-        candidates = list(dict.fromkeys(self.space.sample(self.rng)
-                                        for _ in range(self.n_score_levels)))
+        candidates = list(
+            dict.fromkeys(self.space.sample(self.rng) for _ in range(self.n_score_levels))
+        )
         self.candidates = candidates
         self.outcomes = {level: [0, 0.0] for level in candidates}
         self.n_pending = len(candidates) * self.rollouts_per_level
@@ -183,8 +178,9 @@ class SFLTeacher(Teacher):
     def pending_scoring(self) -> list[tuple[Hashable, int]]:
         """``(level, rollouts still owed)`` for every candidate of the open round that lacks some
         (empty when no round is open)."""
-        owed = ((level, self.rollouts_per_level - self.outcomes[level][0])
-                for level in self.candidates)
+        owed = (
+            (level, self.rollouts_per_level - self.outcomes[level][0]) for level in self.candidates
+        )
         return [(level, n) for level, n in owed if n > 0]
 
     def finish_scoring(self) -> None:
@@ -357,8 +353,14 @@ class SFLTeacher(Teacher):
             raise ValueError(f"last_sample_kind must be 'buffer', 'new' or None, got {kind!r}")
         counters = {
             key: _count(key, state[key])
-            for key in ("n_rounds", "samples_since_round", "n_buffer_samples", "n_new_samples",
-                        "n_score_episodes", "n_train_episodes")
+            for key in (
+                "n_rounds",
+                "samples_since_round",
+                "n_buffer_samples",
+                "n_new_samples",
+                "n_score_episodes",
+                "n_train_episodes",
+            )
         }
         pending = sum(self.rollouts_per_level - outcomes[level][0] for level in candidates)
         if round_open and pending == 0:

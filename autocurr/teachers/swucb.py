@@ -32,13 +32,13 @@ refresh when ``t`` reaches ``window``).
 from __future__ import annotations
 
 import math
-import numbers
 from collections import deque
 from typing import Any
 
 import numpy as np
 
 from autocurr.spaces import Space
+from autocurr.teachers.base import check_int, check_positive
 from autocurr.teachers.ucb1 import IndexTeacher, check_arrays
 
 __all__ = ["SlidingWindowUCBTeacher"]
@@ -69,14 +69,8 @@ class SlidingWindowUCBTeacher(IndexTeacher):
             ema_alpha=ema_alpha,
             refresh_every=refresh_every,
         )
-        if isinstance(window, bool) or not isinstance(window, numbers.Integral) or window < 1:
-            raise ValueError(f"window must be an integer >= 1, got {window!r}")
-        if isinstance(alpha, bool) or not isinstance(alpha, numbers.Real):
-            raise ValueError(f"alpha must be a real number, got {alpha!r}")
-        if not (math.isfinite(float(alpha)) and float(alpha) > 0.0):
-            raise ValueError(f"alpha must be finite and > 0, got {alpha!r}")
-        self.window = int(window)
-        self.alpha = float(alpha)
+        self.window = check_int("window", window, 1)
+        self.alpha = check_positive("alpha", alpha)
         self.hyperparameters.update(window=self.window, alpha=self.alpha)
         n_tasks = space.size
         #: Updates and reward sums of each task inside the window.

@@ -62,13 +62,12 @@ the prior to within 1e-9 in total variation and draw a uniform number instead (~
 from __future__ import annotations
 
 import math
-import numbers
 from typing import Any
 
 import numpy as np
 
 from autocurr.spaces import Space
-from autocurr.teachers.base import check_unit_interval
+from autocurr.teachers.base import check_positive, check_unit_interval
 from autocurr.teachers.ducb import check_last_pulls, decay_since
 from autocurr.teachers.ucb1 import IndexTeacher, check_arrays
 
@@ -108,11 +107,7 @@ class ThompsonTeacher(IndexTeacher):
             raise ValueError(f"likelihood must be one of {LIKELIHOODS}, got {likelihood!r}")
         self.likelihood = likelihood
         self.discount = check_unit_interval("discount", discount, low_open=True)
-        if isinstance(prior_variance, bool) or not isinstance(prior_variance, numbers.Real):
-            raise ValueError(f"prior_variance must be a real number, got {prior_variance!r}")
-        if not (math.isfinite(float(prior_variance)) and float(prior_variance) > 0.0):
-            raise ValueError(f"prior_variance must be finite and > 0, got {prior_variance!r}")
-        self.prior_variance = float(prior_variance)
+        self.prior_variance = check_positive("prior_variance", prior_variance)
         self.hyperparameters.update(
             likelihood=likelihood, discount=self.discount, prior_variance=self.prior_variance
         )

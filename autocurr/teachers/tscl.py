@@ -133,7 +133,7 @@ from typing import Any
 import numpy as np
 
 from autocurr.spaces import Space
-from autocurr.teachers.base import Teacher, check_unit_interval
+from autocurr.teachers.base import Teacher, check_int, check_unit_interval
 from autocurr.teachers.sumtree import MaxTree, SumTree
 
 __all__ = [
@@ -179,12 +179,6 @@ def ols_slope(times: list[float], scores: list[float]) -> float:
     return covariance / variance if variance > 0.0 else 0.0
 
 
-def _check_int(name: str, value: Any, minimum: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < minimum:
-        raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}")
-    return int(value)
-
-
 class _TsclTeacher(Teacher):
     """Shared machinery: aggregation, values in a MaxTree, the two policies, persistence."""
 
@@ -220,7 +214,7 @@ class _TsclTeacher(Teacher):
         self.epsilon = check_unit_interval("epsilon", epsilon)
         self.temperature = float(temperature)
         self.absolute = bool(absolute)
-        self.aggregate = _check_int("aggregate", aggregate, 1)
+        self.aggregate = check_int("aggregate", aggregate, 1)
         self.hyperparameters = {
             "policy": self.policy,
             "epsilon": self.epsilon,
@@ -431,9 +425,7 @@ class TsclOnlineTeacher(_TsclTeacher):
         aggregate: int = DEFAULT_AGGREGATE,
         tie_break: str = "round-robin",
     ):
-        super().__init__(
-            space, seed, policy, epsilon, temperature, absolute, aggregate, tie_break
-        )
+        super().__init__(space, seed, policy, epsilon, temperature, absolute, aggregate, tie_break)
         self.alpha = check_unit_interval("alpha", alpha, low_open=True)
         self.hyperparameters["alpha"] = self.alpha
         self.q = np.zeros(space.size)
@@ -478,11 +470,9 @@ class TsclNaiveTeacher(_TsclTeacher):
         aggregate: int = DEFAULT_AGGREGATE,
         tie_break: str = "round-robin",
     ):
-        super().__init__(
-            space, seed, policy, epsilon, temperature, absolute, aggregate, tie_break
-        )
+        super().__init__(space, seed, policy, epsilon, temperature, absolute, aggregate, tie_break)
         self.alpha = check_unit_interval("alpha", alpha, low_open=True)
-        self.window = _check_int("window", window, 1)
+        self.window = check_int("window", window, 1)
         self.hyperparameters.update(alpha=self.alpha, window=self.window)
         self.q = np.zeros(space.size)
         #: observations ``(task index, t, score)`` of the running cycle
@@ -530,7 +520,7 @@ class _FifoTeacher(_TsclTeacher):
     _fifo_keys: tuple[str, ...] = ()
 
     def _init_fifo(self, window: int) -> None:
-        self.window = _check_int("window", window, 2 if self.name == "tscl-window" else 1)
+        self.window = check_int("window", window, 2 if self.name == "tscl-window" else 1)
         self.hyperparameters["window"] = self.window
         n_tasks = self.space.size
         for key in self._fifo_keys:
@@ -562,8 +552,11 @@ class _FifoTeacher(_TsclTeacher):
         head = np.asarray(state["fifo_head"], dtype=np.int64)
         if count.shape != shape[:1] or head.shape != shape[:1]:
             raise ValueError("state_dict FIFO counters do not match the number of tasks")
-        if np.any(count < 0) or np.any(count > self.window) or np.any(head < 0) or np.any(
-            head >= self.window
+        if (
+            np.any(count < 0)
+            or np.any(count > self.window)
+            or np.any(head < 0)
+            or np.any(head >= self.window)
         ):
             raise ValueError("state_dict FIFO counters out of range")
         checked.update(fifo_count=count, fifo_head=head)
@@ -593,9 +586,7 @@ class TsclWindowTeacher(_FifoTeacher):
         aggregate: int = WINDOW_DEFAULTS["aggregate"],
         tie_break: str = "round-robin",
     ):
-        super().__init__(
-            space, seed, policy, epsilon, temperature, absolute, aggregate, tie_break
-        )
+        super().__init__(space, seed, policy, epsilon, temperature, absolute, aggregate, tie_break)
         self._init_fifo(window)
         self._init_values(np.full(space.size, self.policy_value(UNSEEN_VALUE)))
 
@@ -631,13 +622,11 @@ class TsclSamplingTeacher(_FifoTeacher):
         refresh_every: int | None = None,
         tie_break: str = "round-robin",
     ):
-        super().__init__(
-            space, seed, policy, epsilon, temperature, absolute, aggregate, tie_break
-        )
+        super().__init__(space, seed, policy, epsilon, temperature, absolute, aggregate, tie_break)
         self._init_fifo(window)
         if refresh_every is None:
             refresh_every = max(1, space.size // 100) if space.size < 10_000 else space.size // 10
-        self.refresh_every = _check_int("refresh_every", refresh_every, 1)
+        self.refresh_every = check_int("refresh_every", refresh_every, 1)
         self.hyperparameters["refresh_every"] = self.refresh_every
         self.previous = np.zeros(space.size)
         #: observations since all draws were last renewed
@@ -673,8 +662,11 @@ class TsclSamplingTeacher(_FifoTeacher):
             self._set_value(index, self.policy_value(self.draw(index)))
 
     def _variant_state(self) -> dict[str, Any]:
-        return {**super()._variant_state(), "previous": self.previous.copy(),
-                "pending": self.pending}
+        return {
+            **super()._variant_state(),
+            "previous": self.previous.copy(),
+            "pending": self.pending,
+        }
 
     def _check_variant_state(self, state: dict[str, Any]) -> dict[str, Any]:
         checked = super()._check_variant_state(state)
