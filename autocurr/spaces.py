@@ -293,8 +293,12 @@ class Levels(Space):
         decode: Callable[[Hashable], Any] | None = None,
         factory: tuple[str, dict] | None = None,
     ):
-        for name, func in (("generator", generator), ("mutator", mutator),
-                           ("encode", encode), ("decode", decode)):
+        for name, func in (
+            ("generator", generator),
+            ("mutator", mutator),
+            ("encode", encode),
+            ("decode", decode),
+        ):
             if func is not None and not callable(func):
                 raise ValueError(f"Levels {name} must be callable, got {func!r}")
         if generator is None:
@@ -367,8 +371,12 @@ class Levels(Space):
             path, kwargs = self.factory
             return {"type": "Levels", "factory": path, "kwargs": dict(kwargs)}
         config: dict[str, Any] = {"type": "Levels"}
-        for name, func in (("generator", self.generator), ("mutator", self.mutator),
-                           ("encode", self._encode), ("decode", self._decode)):
+        for name, func in (
+            ("generator", self.generator),
+            ("mutator", self.mutator),
+            ("encode", self._encode),
+            ("decode", self._decode),
+        ):
             if func is None or func is _identity:
                 config[name] = None
                 continue

@@ -322,8 +322,9 @@ def shortest_path_length(level: MazeLevel) -> int | None:
     h, w = level.height, level.width
     wp = w + 2
     (sr, sc), (gr, gc) = level.start, level.goal
-    _, d = _bfs(_padded_blocked(level.walls, h, w), wp, (sr + 1) * wp + sc + 1,
-                (gr + 1) * wp + gc + 1)
+    _, d = _bfs(
+        _padded_blocked(level.walls, h, w), wp, (sr + 1) * wp + sc + 1, (gr + 1) * wp + gc + 1
+    )
     return None if d < 0 else d
 
 
@@ -583,7 +584,6 @@ def random_test_levels(
     return levels
 
 
-
 def load_maze_suite(name: str = "maze-test") -> dict[str, MazeLevel]:
     """Load a held-out suite of hand-drawn mazes shipped with the package, sorted by name.
 
@@ -752,9 +752,7 @@ class MazeEnv(gym.Env):
         v = self.view_size
         return self._padobs[:, self._r : self._r + v, self._c : self._c + v].copy()
 
-    def step(
-        self, action: Any
-    ) -> tuple[np.ndarray, SupportsFloat, bool, bool, dict[str, Any]]:
+    def step(self, action: Any) -> tuple[np.ndarray, SupportsFloat, bool, bool, dict[str, Any]]:
         """Move (0 up, 1 right, 2 down, 3 left). Reaching the goal terminates with reward
         ``1 - 0.9 * t / max_steps``; otherwise truncated once ``t == max_steps`` (never both).
         Stepping a finished episode raises RuntimeError.
@@ -781,10 +779,16 @@ class MazeEnv(gym.Env):
         self._done = terminated or truncated
         v = self.view_size
         obs = self._padobs[:, self._r : self._r + v, self._c : self._c + v].copy()
-        return obs, reward, terminated, truncated, {
-            "level": self._level,
-            "shortest_path": self._shortest,
-        }
+        return (
+            obs,
+            reward,
+            terminated,
+            truncated,
+            {
+                "level": self._level,
+                "shortest_path": self._shortest,
+            },
+        )
 
     def render(self) -> str | np.ndarray | None:
         if self.render_mode is None or self._level is None:

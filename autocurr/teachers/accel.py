@@ -186,9 +186,7 @@ class ACCELTeacher(PLRTeacher):
     def _update(self, task: Any, signal: float) -> None:
         self._insert(task, signal, None)
 
-    def update_episode(
-        self, task: Any, score: float, episode_return: float | None = None
-    ) -> None:
+    def update_episode(self, task: Any, score: float, episode_return: float | None = None) -> None:
         """``update`` that also records the episode's return (``R_max`` for MaxMC); children
         keep their lineage. Validates everything before changing anything."""
         canonical = self.space.canonical(task)

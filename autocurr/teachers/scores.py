@@ -126,19 +126,22 @@ def _check_time_major(rewards: Any, values: Any, dones: Any, last_value: Any):
     dones = _bool_array("dones", dones)
     last_value = _finite_array("last_value", last_value)
     if rewards.ndim not in (1, 2) or rewards.shape[0] == 0:
-        raise ValueError(f"rewards must have shape (T,) or (T, n_envs) with T >= 1, got "
-                         f"{rewards.shape}")
+        raise ValueError(
+            f"rewards must have shape (T,) or (T, n_envs) with T >= 1, got {rewards.shape}"
+        )
     for name, array in (("values", values), ("dones", dones)):
         if array.shape != rewards.shape:
             raise ValueError(f"{name} has shape {array.shape}, rewards {rewards.shape}")
     if rewards.ndim == 1:
         rewards, values, dones = rewards[:, None], values[:, None], dones[:, None]
         if last_value.shape not in ((), (1,)):
-            raise ValueError(f"last_value must be a scalar for 1-D rollouts, got shape "
-                             f"{last_value.shape}")
+            raise ValueError(
+                f"last_value must be a scalar for 1-D rollouts, got shape {last_value.shape}"
+            )
     elif last_value.shape != (rewards.shape[1],):
-        raise ValueError(f"last_value must have shape ({rewards.shape[1]},), got "
-                         f"{last_value.shape}")
+        raise ValueError(
+            f"last_value must have shape ({rewards.shape[1]},), got {last_value.shape}"
+        )
     return rewards, values, dones, last_value.reshape(rewards.shape[1])
 
 
@@ -239,13 +242,15 @@ class Rollout:
         if self.entropies is not None:
             entropies = _finite_array("entropies", self.entropies)
             if entropies.shape != np.shape(self.rewards):
-                raise ValueError(f"entropies has shape {entropies.shape}, rewards "
-                                 f"{np.shape(self.rewards)}")
+                raise ValueError(
+                    f"entropies has shape {entropies.shape}, rewards {np.shape(self.rewards)}"
+                )
             entropies = entropies.reshape(rewards.shape)
         probs = None if self.probs is None else self._checked_probs(one_env, rewards.shape)
         n_actions = self.n_actions
         if n_actions is not None and (
-            isinstance(n_actions, bool) or not isinstance(n_actions, int | np.integer)
+            isinstance(n_actions, bool)
+            or not isinstance(n_actions, int | np.integer)
             or n_actions < 1
         ):
             raise ValueError(f"n_actions must be a positive int, got {n_actions!r}")
@@ -253,25 +258,37 @@ class Rollout:
             if n_actions is not None and n_actions != probs.shape[-1]:
                 raise ValueError(f"n_actions={n_actions} but probs has {probs.shape[-1]} actions")
             n_actions = probs.shape[-1]
-        for name, value in (("rewards", rewards), ("values", values), ("dones", dones),
-                            ("last_value", last_value), ("entropies", entropies),
-                            ("probs", probs), ("n_actions", n_actions)):
+        for name, value in (
+            ("rewards", rewards),
+            ("values", values),
+            ("dones", dones),
+            ("last_value", last_value),
+            ("entropies", entropies),
+            ("probs", probs),
+            ("n_actions", n_actions),
+        ):
             object.__setattr__(self, name, value)
 
     def _checked_probs(self, one_env: bool, shape: tuple[int, int]) -> np.ndarray:
         probs = _finite_array("probs", self.probs)
         expected_ndim = 2 if one_env else 3
-        if probs.ndim != expected_ndim or probs.shape[:-1] != shape[: expected_ndim - 1] \
-                or probs.shape[-1] == 0:
-            raise ValueError(f"probs must have shape (T{'' if one_env else ', n_envs'}, A) "
-                             f"matching rewards {shape[:expected_ndim - 1]}, got {probs.shape}")
+        if (
+            probs.ndim != expected_ndim
+            or probs.shape[:-1] != shape[: expected_ndim - 1]
+            or probs.shape[-1] == 0
+        ):
+            raise ValueError(
+                f"probs must have shape (T{'' if one_env else ', n_envs'}, A) "
+                f"matching rewards {shape[: expected_ndim - 1]}, got {probs.shape}"
+            )
         probs = probs.reshape(*shape, probs.shape[-1])
         if (probs < 0).any() or (probs > 1).any():
             raise ValueError("probs must lie in [0, 1]")
         sums = probs.sum(axis=-1)
         if np.abs(sums - 1.0).max() > _PROB_TOL:
-            raise ValueError(f"probs must sum to 1 over actions, got sums in "
-                             f"[{sums.min()}, {sums.max()}]")
+            raise ValueError(
+                f"probs must sum to 1 over actions, got sums in [{sums.min()}, {sums.max()}]"
+            )
         return probs
 
     @property
@@ -519,5 +536,6 @@ def merge_partial_score(
         return float(partial_score)
     if partial_steps == 0:
         return float(new_score)
-    return float(partial_score + (new_score - partial_score) * new_steps
-                 / (partial_steps + new_steps))
+    return float(
+        partial_score + (new_score - partial_score) * new_steps / (partial_steps + new_steps)
+    )

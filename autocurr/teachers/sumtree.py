@@ -30,9 +30,10 @@ class SumTree:
         for level_start in _level_starts(self.capacity):
             # parents of [level_start, 2*level_start) are [level_start/2, level_start)
             half = level_start // 2
-            tree[half:level_start] = tree[level_start : 2 * level_start : 2] + tree[
-                level_start + 1 : 2 * level_start : 2
-            ]
+            tree[half:level_start] = (
+                tree[level_start : 2 * level_start : 2]
+                + tree[level_start + 1 : 2 * level_start : 2]
+            )
         self._tree: list[float] = tree.tolist()
 
     @property
