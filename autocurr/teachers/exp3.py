@@ -92,12 +92,7 @@ class Exp3Teacher(Teacher):
         return (1.0 - self.gamma) * share + self.gamma / self._tree.size
 
     def _draw_index(self) -> int:
-        # One uniform number decides both the exploration branch and the task, so the draw is
-        # exactly p_i = (1 - gamma) w_i / W + gamma / K.
-        u = self.rng.random()
-        if u < self.gamma:
-            return min(int(u / self.gamma * self._tree.size), self._tree.size - 1)
-        return self._tree.find((u - self.gamma) / (1.0 - self.gamma) * self._tree.total)
+        return self._tree.draw_with_floor(self.rng.random(), self.gamma)
 
     def _sample_one(self) -> Any:
         return self.space.task(self._draw_index())

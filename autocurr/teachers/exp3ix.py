@@ -139,12 +139,7 @@ class Exp3IXTeacher(Teacher):
         return (1.0 - self.epsilon) * share + self.epsilon / self._tree.size
 
     def _draw_index(self) -> int:
-        # One uniform number picks the branch and the task, so draws follow probabilities().
-        u = self.rng.random()
-        n_tasks = self._tree.size
-        if u < self.epsilon:
-            return min(int(u / self.epsilon * n_tasks), n_tasks - 1)
-        return self._tree.find((u - self.epsilon) / (1.0 - self.epsilon) * self._tree.total)
+        return self._tree.draw_with_floor(self.rng.random(), self.epsilon)
 
     def _sample_one(self) -> Any:
         return self.space.task(self._draw_index())

@@ -56,6 +56,13 @@ class SumTree:
             tree[node] = tree[2 * node] + tree[2 * node + 1]
             node >>= 1
 
+    def draw_with_floor(self, u: float, floor_share: float) -> int:
+        """Index drawn from ``(1 - floor_share) w_i / W + floor_share / n`` for one uniform ``u``
+        in [0, 1): the same number picks the branch (uniform floor or weights) and the index."""
+        if u < floor_share:
+            return min(int(u / floor_share * self.size), self.size - 1)
+        return self.find((u - floor_share) / (1.0 - floor_share) * self.total)
+
     def find(self, value: float) -> int:
         """Index ``i`` with ``sum(w[:i]) <= value < sum(w[:i+1])``, skipping zero weights."""
         tree = self._tree
