@@ -34,6 +34,7 @@ This module needs numpy and gymnasium only (no torch / SB3).
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -46,6 +47,7 @@ from autocurr.spaces import Box, Discrete, Space
 
 __all__ = [
     "CARTPOLE_LENGTHS",
+    "LEVEL_STARTS",
     "MAZE_DISTANCE_BINS",
     "POINT_MASS_HELD_OUT",
     "POINT_MASS_PPO",
@@ -57,6 +59,7 @@ __all__ = [
     "SetAttribute",
     "attribute_preset",
     "builtin_presets",
+    "level_preset",
     "parse_task_values",
     "point_mass_preset",
     "resolve_preset",
@@ -101,6 +104,9 @@ POINT_MASS_PPO: dict[str, Any] = {
 #: Environment steps per PPO iteration, summed over the parallel envs (SPDL: 2048 per iteration).
 POINT_MASS_ROLLOUT_STEPS = 2048
 
+#: Generators of a level space: random levels (domain randomisation) or empty rooms (ACCEL).
+LEVEL_STARTS = ("random", "empty")
+
 ApplyTask = Callable[[gym.Env, Any], None]
 EpisodeStart = Callable[[gym.Env, int | None], tuple[Any, dict]]
 
@@ -141,6 +147,12 @@ class EnvPreset:
     ppo_defaults: dict[str, Any] = field(default_factory=dict)
     #: If set, PPO's ``n_steps`` per env is ``rollout_steps // n_envs`` (steps per iteration).
     rollout_steps: int | None = None
+    #: ``level_space(env_kwargs, start)``: the env's open-ended ``Levels`` space for regret-based
+    #: teachers (``start`` ``"random"`` or ``"empty"``); None if the env has none.
+    level_space: Callable[[dict[str, Any], str], Space] | None = None
+    #: ``optimal_return(env_kwargs)`` -> ``f(level) -> best achievable return`` (true-regret
+    #: diagnostics); None if unknown.
+    optimal_return: Callable[[dict[str, Any]], Callable[[Any], float]] | None = None
 
     @property
     def default_suite(self) -> str:
@@ -207,6 +219,41 @@ def _maze_solved(episode_return: float) -> bool:
     return episode_return > 0
 
 
+def _maze_level_space(env_kwargs: dict[str, Any], start: str) -> Space:
+    from autocurr.envs.maze import maze_levels
+
+    # The same size and wall budget as the env's own random levels (its DR distribution).
+    return maze_levels(
+        size=env_kwargs.get("size", 9), max_walls=env_kwargs.get("max_walls", 20), start=start
+    )
+
+
+def _maze_optimal_return(env_kwargs: dict[str, Any]) -> Callable[[Any], float]:
+    from autocurr.envs.maze import MazeLevel, optimal_return
+
+    max_steps = int(env_kwargs.get("max_steps", 100))
+    return lambda level: optimal_return(MazeLevel.decode(level), max_steps)
+
+
+def level_preset(preset: EnvPreset, env_kwargs: dict[str, Any], start: str) -> EnvPreset:
+    """``preset`` with its task space replaced by the env's ``Levels`` space (tasks go in through
+    ``reset(options={"task": level})``). Raises ``ValueError`` if the env has no level space."""
+    if preset.level_space is None:
+        raise ValueError(
+            f"{preset.env_id} has no level space for regret-based teachers (plr, accel, sfl); "
+            "the built-in one is autocurr/Maze-v0's"
+        )
+    if start not in LEVEL_STARTS:
+        raise ValueError(f"levels must be one of {LEVEL_STARTS}, got {start!r}")
+    return dataclasses.replace(
+        preset,
+        space=preset.level_space(env_kwargs, start),
+        task_labels=(),
+        make_apply_task=lambda rng: None,
+        description=f"open-ended levels, generator start={start!r}",
+    )
+
+
 def maze_preset() -> EnvPreset:
     return EnvPreset(
         env_id=MAZE_ENV_ID,
@@ -217,6 +264,8 @@ def maze_preset() -> EnvPreset:
         held_out=_maze_held_out,
         is_success=_maze_solved,
         description="random levels binned by start-goal BFS distance",
+        level_space=_maze_level_space,
+        optimal_return=_maze_optimal_return,
     )
 
 

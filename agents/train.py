@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import os
 import platform
 import re
 import time
@@ -48,13 +49,21 @@ from stable_baselines3.common.vec_env import DummyVecEnv
 import autocurr
 from autocurr.agents.evaluation import evaluate_held_out
 from autocurr.agents.plots import plot_learning_curve, plot_task_distribution
-from autocurr.agents.tasks import EnvPreset, HeldOutCase, resolve_preset
+from autocurr.agents.tasks import (
+    LEVEL_STARTS,
+    EnvPreset,
+    HeldOutCase,
+    level_preset,
+    resolve_preset,
+)
 from autocurr.integrations.sb3 import (
     CurriculumCallback,
     CurriculumCheckpointCallback,
     save_teacher_state,
 )
-from autocurr.teachers import Teacher, make_teacher
+from autocurr.integrations.sb3_ued import UEDPPO, is_level_teacher
+from autocurr.spaces import Box
+from autocurr.teachers import Teacher, available, make_teacher, teacher_class
 
 __all__ = [
     "DEFAULT_TIMESTEPS",
@@ -88,6 +97,10 @@ PPO_DEFAULTS: dict[str, Any] = {
 }
 
 #: PPO arguments that ``ppo_kwargs`` may set besides the ones in ``PPO_DEFAULTS``.
+#: Level generator of each regret-based teacher when ``--levels`` is not given: ACCEL grows its
+#: levels from empty rooms (reference teachers-regret-ued.md §8), the others start from DR levels.
+LEVEL_TEACHER_START = {"accel": "empty"}
+
 EXTRA_PPO_SETTINGS = frozenset({"vf_coef", "max_grad_norm", "normalize_advantage", "target_kl"})
 DEVICES = ("auto", "cpu", "cuda")
 
@@ -113,6 +126,10 @@ class TrainConfig:
     progress: bool = True
     checkpoint_freq: int = 0
     ppo_kwargs: dict[str, Any] = field(default_factory=dict)
+    #: Train on the env's open-ended level space: ``"random"`` (its generator, i.e. domain
+    #: randomisation for ``uniform``) or ``"empty"`` (empty rooms). ``None``: ``"empty"`` for
+    #: ``accel``, ``"random"`` for the other regret-based teachers, off for the rest.
+    levels: str | None = None
 
     def validate(self) -> None:
         """Raise ``ValueError`` for settings that cannot run."""
@@ -129,6 +146,16 @@ class TrainConfig:
         unknown = set(self.ppo_kwargs) - set(PPO_DEFAULTS) - EXTRA_PPO_SETTINGS
         if unknown:
             raise ValueError(f"unsupported PPO settings {sorted(unknown)}")
+        if self.levels is not None and self.levels not in LEVEL_STARTS:
+            raise ValueError(f"levels must be one of {LEVEL_STARTS} or None, got {self.levels!r}")
+
+    def level_start(self) -> str | None:
+        """The level generator this run trains on, or None for the preset's own task space."""
+        if self.levels is not None:
+            return self.levels
+        if self.teacher in available() and hasattr(teacher_class(self.teacher), "should_train"):
+            return LEVEL_TEACHER_START.get(self.teacher, "random")
+        return None
 
     def default_run_name(self) -> str:
         return sanitize_run_name(f"{self.env_id}-{self.teacher}-s{self.seed}")
@@ -176,13 +203,18 @@ def make_curriculum_vec_env(
     monitor_dir: Path,
     env_kwargs: dict[str, Any] | None = None,
 ) -> DummyVecEnv:
-    """One ``Monitor(CurriculumWrapper(env))`` per seed, all sharing ``teacher``."""
+    """One ``Monitor(CurriculumWrapper(env))`` per seed, all sharing ``teacher``; for a
+    regret-based teacher ``Monitor(TaskQueueWrapper(env))``, whose levels ``UEDPPO`` assigns."""
     monitor_dir.mkdir(parents=True, exist_ok=True)
+    per_rollout = is_level_teacher(teacher)
 
     def make_env(index: int) -> gym.Env:
         env = gym.make(preset.env_id, **(env_kwargs or {}))
         apply_task = preset.make_apply_task(np.random.default_rng(env_seeds[index]))
-        env = autocurr.CurriculumWrapper(env, teacher, apply_task=apply_task)
+        if per_rollout:
+            env = autocurr.TaskQueueWrapper(env, apply_task=apply_task)
+        else:
+            env = autocurr.CurriculumWrapper(env, teacher, apply_task=apply_task)
         return Monitor(env, filename=str(monitor_dir / f"env_{index}"))
 
     return DummyVecEnv([lambda index=index: make_env(index) for index in range(len(env_seeds))])
@@ -204,10 +236,26 @@ def ppo_settings(config: TrainConfig, preset: EnvPreset) -> dict[str, Any]:
 
 
 def build_ppo(
-    vec_env: DummyVecEnv, config: TrainConfig, device: str, preset: EnvPreset
+    vec_env: DummyVecEnv,
+    config: TrainConfig,
+    device: str,
+    preset: EnvPreset,
+    teacher: Teacher | None = None,
 ) -> PPO:
+    """SB3 PPO, or :class:`~autocurr.integrations.sb3_ued.UEDPPO` for a regret-based teacher."""
     settings = ppo_settings(config, preset)
-    return PPO("MlpPolicy", vec_env, device=device, seed=config.seed, verbose=0, **settings)
+    common = {"device": device, "seed": config.seed, "verbose": 0, **settings}
+    if teacher is not None and is_level_teacher(teacher):
+        optimal = preset.optimal_return(config.env_kwargs) if preset.optimal_return else None
+        return UEDPPO(
+            "MlpPolicy",
+            vec_env,
+            teacher=teacher,
+            is_success=preset.is_success,
+            optimal_return=optimal,
+            **common,
+        )
+    return PPO("MlpPolicy", vec_env, **common)
 
 
 def unique_run_dir(logdir: Path, run_name: str) -> Path:
@@ -236,6 +284,9 @@ def check_config(config: TrainConfig) -> tuple[EnvPreset, str]:
         gym.make(config.env_id, **config.env_kwargs).close()
     except TypeError as error:  # an unexpected keyword argument
         raise ValueError(f"bad --env-kwargs for {config.env_id}: {error}") from None
+    start = config.level_start()
+    if start is not None:
+        preset = level_preset(preset, config.env_kwargs, start)
     device = resolve_device(config.device)
     build_teacher(config, preset, np.random.SeedSequence(config.seed))
     return preset, device
@@ -260,7 +311,7 @@ def train(config: TrainConfig) -> dict[str, Any]:
     vec_env = make_curriculum_vec_env(
         preset, teacher, env_seeds, run_dir / "monitor", config.env_kwargs
     )
-    model = build_ppo(vec_env, config, device, preset)
+    model = build_ppo(vec_env, config, device, preset, teacher)
     model.set_logger(configure(str(run_dir), ["tensorboard"]))
     _write_json(run_dir / "config.json", _config_record(config, preset, run_dir, device))
 
@@ -305,7 +356,7 @@ def train(config: TrainConfig) -> dict[str, Any]:
         held_out,
         outputs,
     )
-    if episode_log is not None and not preset.space.finite:
+    if episode_log is not None and _is_box(preset):
         summary["sampled_tasks"] = episode_log.summary(outputs.get("sampled_tasks"))
     _write_json(run_dir / "summary.json", summary)
     return summary
@@ -351,7 +402,7 @@ def _write_plots(
     config: TrainConfig,
 ) -> dict[str, str]:
     outputs: dict[str, str] = {}
-    if episode_log is not None and not preset.space.finite:
+    if episode_log is not None and _is_box(preset):
         outputs["sampled_tasks"] = str(episode_log.write_csv(run_dir / "sampled_tasks.csv"))
     if not curriculum.history:
         return outputs
@@ -378,8 +429,12 @@ def _write_plots(
 # ------------------------------------------------------------------------------------ box tasks
 
 
+def _is_box(preset: EnvPreset) -> bool:
+    return isinstance(preset.space, Box)
+
+
 def _needs_episode_log(preset: EnvPreset) -> bool:
-    return not preset.space.finite or (preset.is_success is None and bool(preset.success_key))
+    return _is_box(preset) or (preset.is_success is None and bool(preset.success_key))
 
 
 class EpisodeLog(BaseCallback):
@@ -396,7 +451,7 @@ class EpisodeLog(BaseCallback):
         super().__init__(verbose)
         self.curriculum = curriculum
         self.success_key = preset.success_key if preset.is_success is None else None
-        self.box = not preset.space.finite
+        self.box = _is_box(preset)
         dim = preset.space.dim if self.box else 1
         self.dim_names = tuple(preset.dim_names) or tuple(f"dim_{i}" for i in range(dim))
         self.timesteps: list[int] = []
@@ -727,6 +782,20 @@ def versions() -> dict[str, str]:
     }
 
 
+def machine_description() -> str:
+    """``"<platform>, <CPU model>, <n> cores"`` for benchmark reports."""
+    model = ""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    cpu = model or platform.processor() or "cpu"
+    return f"{platform.platform()}, {cpu}, {os.cpu_count()} cores"
+
+
 def _config_record(
     config: TrainConfig, preset: EnvPreset, run_dir: Path, device: str
 ) -> dict[str, Any]:
@@ -784,6 +853,7 @@ def _summary(
         },
         "curriculum_history": [_rounded(entry) for entry in history],
         "held_out": held_out,
+        **_ued_record(model),
         "outputs": {
             "model": str(run_dir / "model.zip"),
             "teacher_state": str(run_dir / "teacher_state.pkl"),
@@ -793,6 +863,14 @@ def _summary(
             **outputs,
         },
     }
+
+
+def _ued_record(model: PPO) -> dict[str, Any]:
+    """For regret-based runs: the step budget split (with / without gradient) and how each
+    score correlated with true regret and success over the last level-rollouts."""
+    if not isinstance(model, UEDPPO):
+        return {}
+    return {"ued": model.budget(), "score_correlations": model.score_correlations()}
 
 
 def _probabilities_or_none(teacher: Teacher) -> list[float] | None:

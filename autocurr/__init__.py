@@ -16,6 +16,7 @@ __version__ = "0.1.0"
 
 __all__ = [
     "CurriculumWrapper",
+    "TaskQueueWrapper",
     "Teacher",
     "__version__",
     "available",
@@ -25,15 +26,15 @@ __all__ = [
 ]
 
 if TYPE_CHECKING:
-    from autocurr.wrappers import CurriculumWrapper
+    from autocurr.wrappers import CurriculumWrapper, TaskQueueWrapper
 
 
 def __getattr__(name: str) -> Any:
-    # The wrapper needs gymnasium; load it on first use so teacher-only users never import it.
-    if name == "CurriculumWrapper":
-        from autocurr.wrappers import CurriculumWrapper
+    # The wrappers need gymnasium; load them on first use so teacher-only users never import it.
+    if name in ("CurriculumWrapper", "TaskQueueWrapper"):
+        from autocurr import wrappers
 
-        return CurriculumWrapper
+        return getattr(wrappers, name)
     raise AttributeError(f"module 'autocurr' has no attribute {name!r}")
 
 

@@ -127,6 +127,13 @@ def _add_train_parser(subparsers: Any) -> None:
         metavar="KEY=VALUE",
         help="override PPO settings, e.g. learning_rate=1e-3 n_steps=256",
     )
+    parser.add_argument(
+        "--levels",
+        choices=("random", "empty"),
+        help="train on the env's open-ended level space (maze): 'random' generator levels "
+        "(with --teacher uniform: domain randomisation) or 'empty' rooms; default: 'empty' "
+        "for accel, 'random' for plr and sfl, off for the other teachers",
+    )
     parser.set_defaults(handler=_run_train)
 
 
@@ -240,6 +247,7 @@ def _run_train(args: argparse.Namespace) -> int:
         progress=not args.no_progress,
         checkpoint_freq=args.checkpoint_freq,
         ppo_kwargs=parse_key_values(args.ppo_kwargs),
+        levels=args.levels,
     )
     try:
         check_config(config)

@@ -29,7 +29,7 @@ import gymnasium as gym
 
 from autocurr.teachers.base import Teacher
 
-__all__ = ["CurriculumWrapper", "episode_signal"]
+__all__ = ["CurriculumWrapper", "TaskQueueWrapper", "episode_signal"]
 
 SignalFn = Callable[[float, int, dict], float]
 
@@ -129,4 +129,78 @@ class CurriculumWrapper(gym.Wrapper):
             self.teacher.update(self.task, value)
             self.episodes_reported += 1
             info["curriculum"] = {"task": self.task, "signal": float(value)}
+        return observation, reward, terminated, truncated, info
+
+
+class TaskQueueWrapper(gym.Wrapper):
+    """Play tasks that a trainer queued, with no teacher inside the env.
+
+    Regret-based teachers (PLR, ACCEL, SFL, PAIRED) assign one level per environment for a whole
+    rollout and score it from the rollout afterwards, so the trainer, not the env, talks to the
+    teacher. ``set_tasks([a, b, c])`` makes the next resets play ``a``, then ``b``, then ``c``;
+    the last task then repeats at every later reset until ``set_tasks`` is called again (so
+    ``set_tasks([level])`` pins one level, the autoresets of a vector env included). Before the
+    first ``set_tasks`` the env picks its own task (e.g. the maze draws a random level).
+
+    ``info["task"]`` carries the running task on reset and on every step, so the step that ends
+    an episode names the task it ran on even when a vector env autoresets into the next one.
+    At the episode end ``info["curriculum"]`` holds ``{"task": task, "signal": episode return}``
+    for loggers; the teacher's own scores are reported by the trainer.
+    ``abandoned_episodes`` counts episodes cut by a reset before they ended.
+
+    Args:
+        env: any gymnasium environment.
+        apply_task: as for :class:`CurriculumWrapper`; ``None`` passes ``options={"task": t}``.
+    """
+
+    def __init__(self, env: gym.Env, apply_task: Callable[[gym.Env, Any], None] | None = None):
+        super().__init__(env)
+        self.apply_task = apply_task
+        self._queue: list[Any] = []
+        self._next = 0
+        self.task: Any = None
+        self.episode_return = 0.0
+        self.abandoned_episodes = 0
+        self._episode_open = False
+
+    def set_tasks(self, tasks: list[Any]) -> None:
+        """Queue ``tasks`` for the next resets (the last one repeats); replaces any queue."""
+        tasks = list(tasks)
+        if not tasks:
+            raise ValueError("set_tasks needs at least one task")
+        self._queue, self._next = tasks, 0
+
+    def _next_task(self) -> Any:
+        if not self._queue:
+            return None
+        task = self._queue[min(self._next, len(self._queue) - 1)]
+        self._next += 1
+        return task
+
+    def reset(
+        self, *, seed: int | None = None, options: dict[str, Any] | None = None
+    ) -> tuple[Any, dict[str, Any]]:
+        if self._episode_open:
+            self.abandoned_episodes += 1
+        options = dict(options or {})
+        task = options.pop("task") if "task" in options else self._next_task()
+        if task is not None:
+            if self.apply_task is None:
+                options["task"] = task
+            else:
+                self.apply_task(self.env, task)
+        observation, info = self.env.reset(seed=seed, options=options or None)
+        self.task = task
+        self.episode_return = 0.0
+        self._episode_open = True
+        info["task"] = task
+        return observation, info
+
+    def step(self, action: Any) -> tuple[Any, SupportsFloat, bool, bool, dict[str, Any]]:
+        observation, reward, terminated, truncated, info = self.env.step(action)
+        self.episode_return += float(reward)
+        info["task"] = self.task
+        if terminated or truncated:
+            self._episode_open = False
+            info["curriculum"] = {"task": self.task, "signal": self.episode_return}
         return observation, reward, terminated, truncated, info
