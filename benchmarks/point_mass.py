@@ -31,8 +31,6 @@ import concurrent.futures
 import datetime
 import json
 import multiprocessing
-import os
-import platform
 import sys
 import time
 from pathlib import Path
@@ -161,19 +159,6 @@ def _quarter_lines(records: list[dict[str, Any]], teachers: list[str]) -> list[s
     return lines
 
 
-def _machine() -> str:
-    model = ""
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                model = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    cpu = model or platform.processor() or "cpu"
-    return f"{platform.platform()}, {cpu}, {os.cpu_count()} cores"
-
-
 def env_speed(n_steps: int = 100_000, seed: int = 0) -> float:
     """Raw env steps/s with uniformly random actions and random tasks, resets included."""
     from autocurr.envs import PointMassGateEnv
@@ -194,6 +179,8 @@ def env_speed(n_steps: int = 100_000, seed: int = 0) -> float:
 def write_report(
     records: list[dict[str, Any]], options: dict[str, Any], command: str, wall_s: float
 ) -> Path:
+    from autocurr.agents.train import machine_description
+
     outdir = Path(options["outdir"])
     teachers = [t for t in options["teachers"] if any(r["teacher"] == t for r in records)]
     versions = records[0]["versions"] if records else {}
@@ -203,7 +190,8 @@ def write_report(
         f"Command: `{command}`",
         f"Date: {datetime.datetime.now().astimezone().isoformat(timespec='seconds')}",
         "Versions: " + ", ".join(f"{k} {v}" for k, v in versions.items() if k != "platform"),
-        f"Machine: {_machine()}; {options['jobs']} runs in parallel; wall time {wall_s:.0f} s "
+        f"Machine: {machine_description()}; {options['jobs']} runs in parallel; "
+        f"wall time {wall_s:.0f} s "
         f"({sum(not r.get('reused') for r in records)} runs trained now, "
         f"{sum(bool(r.get('reused')) for r in records)} reused from earlier invocations; "
         f"mean train time per run {np.mean([r['train_time_s'] for r in records]):.0f} s).",
