@@ -51,6 +51,7 @@ from autocurr.agents.evaluation import evaluate_held_out
 from autocurr.agents.plots import plot_learning_curve, plot_task_distribution
 from autocurr.agents.tasks import (
     LEVEL_STARTS,
+    MAZE_ENV_ID,
     EnvPreset,
     HeldOutCase,
     level_preset,
@@ -100,6 +101,8 @@ PPO_DEFAULTS: dict[str, Any] = {
 #: Level generator of each regret-based teacher when ``--levels`` is not given: ACCEL grows its
 #: levels from empty rooms (reference teachers-regret-ued.md §8), the others start from DR levels.
 LEVEL_TEACHER_START = {"accel": "empty"}
+#: Teachers whose new levels come from a learned adversary (built by ``_default_adversary``).
+ADVERSARY_TEACHERS = ("paired", "repaired")
 
 EXTRA_PPO_SETTINGS = frozenset({"vf_coef", "max_grad_norm", "normalize_advantage", "target_kl"})
 DEVICES = ("auto", "cpu", "cuda")
@@ -190,10 +193,32 @@ def resolve_device(device: str) -> str:
 
 
 def build_teacher(config: TrainConfig, preset: EnvPreset, seed: np.random.SeedSequence) -> Teacher:
+    kwargs = dict(config.teacher_kwargs)
+    if config.teacher in ADVERSARY_TEACHERS and "adversary_config" not in kwargs:
+        kwargs["adversary_config"] = _default_adversary(config, preset)
     try:
-        return make_teacher(config.teacher, preset.space, seed=seed, **config.teacher_kwargs)
+        return make_teacher(config.teacher, preset.space, seed=seed, **kwargs)
     except TypeError as error:  # an unexpected keyword argument
         raise ValueError(f"bad --teacher-kwargs for teacher {config.teacher!r}: {error}") from None
+
+
+def _default_adversary(config: TrainConfig, preset: EnvPreset) -> tuple[str, dict[str, Any]]:
+    """PAIRED's maze adversary (an SB3 PPO level builder) for the run's level space."""
+    if preset.env_id != MAZE_ENV_ID:
+        raise ValueError(
+            f"{config.teacher} needs a level-building adversary; autocurr ships one for "
+            f"{MAZE_ENV_ID} only (pass adversary_config= for other envs)"
+        )
+    levels = preset.space.to_config()["kwargs"]
+    return (
+        "autocurr.integrations.sb3_paired:make_maze_adversary",
+        {
+            "size": levels["size"],
+            "n_walls": levels["max_walls"],
+            "batch_size": config.n_envs,
+            "seed": config.seed,
+        },
+    )
 
 
 def make_curriculum_vec_env(
@@ -241,12 +266,28 @@ def build_ppo(
     device: str,
     preset: EnvPreset,
     teacher: Teacher | None = None,
+    antagonist_env: DummyVecEnv | None = None,
 ) -> PPO:
-    """SB3 PPO, or :class:`~autocurr.integrations.sb3_ued.UEDPPO` for a regret-based teacher."""
+    """SB3 PPO; :class:`~autocurr.integrations.sb3_ued.UEDPPO` for a regret-based teacher;
+    :class:`~autocurr.integrations.sb3_paired.PAIREDPPO` (with an antagonist on
+    ``antagonist_env``) for PAIRED and REPAIRED."""
     settings = ppo_settings(config, preset)
     common = {"device": device, "seed": config.seed, "verbose": 0, **settings}
+    optimal = preset.optimal_return(config.env_kwargs) if preset.optimal_return else None
+    if antagonist_env is not None:
+        from autocurr.integrations.sb3_paired import PAIREDPPO, maze_level_check
+
+        return PAIREDPPO(
+            "MlpPolicy",
+            vec_env,
+            teacher=teacher,
+            antagonist_env=antagonist_env,
+            level_check=maze_level_check if preset.env_id == MAZE_ENV_ID else None,
+            is_success=preset.is_success,
+            optimal_return=optimal,
+            **common,
+        )
     if teacher is not None and is_level_teacher(teacher):
-        optimal = preset.optimal_return(config.env_kwargs) if preset.optimal_return else None
         return UEDPPO(
             "MlpPolicy",
             vec_env,
@@ -311,7 +352,18 @@ def train(config: TrainConfig) -> dict[str, Any]:
     vec_env = make_curriculum_vec_env(
         preset, teacher, env_seeds, run_dir / "monitor", config.env_kwargs
     )
-    model = build_ppo(vec_env, config, device, preset, teacher)
+    antagonist_env = None
+    if getattr(teacher, "needs_antagonist", False):
+        # Seeds after the protagonist's, so adding the antagonist changes no other seed.
+        antagonist_seeds = np.random.SeedSequence(config.seed).spawn(2 * config.n_envs + 1)
+        antagonist_env = make_curriculum_vec_env(
+            preset,
+            teacher,
+            antagonist_seeds[config.n_envs + 1 :],
+            run_dir / "monitor_antagonist",
+            config.env_kwargs,
+        )
+    model = build_ppo(vec_env, config, device, preset, teacher, antagonist_env)
     model.set_logger(configure(str(run_dir), ["tensorboard"]))
     _write_json(run_dir / "config.json", _config_record(config, preset, run_dir, device))
 
@@ -325,6 +377,9 @@ def train(config: TrainConfig) -> dict[str, Any]:
     )
     train_seconds = time.perf_counter() - started
     model.save(run_dir / "model.zip")
+    if antagonist_env is not None:
+        model.save_antagonist(run_dir / "antagonist.zip")
+        antagonist_env.close()
     save_teacher_state(teacher, run_dir / "teacher_state.pkl")
     episodes = _episode_counts(teacher, curriculum, vec_env, run_dir / "monitor")
     vec_env.close()

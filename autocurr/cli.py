@@ -132,7 +132,7 @@ def _add_train_parser(subparsers: Any) -> None:
         choices=("random", "empty"),
         help="train on the env's open-ended level space (maze): 'random' generator levels "
         "(with --teacher uniform: domain randomisation) or 'empty' rooms; default: 'empty' "
-        "for accel, 'random' for plr and sfl, off for the other teachers",
+        "for accel, 'random' for plr, sfl, paired and repaired, off for the other teachers",
     )
     parser.set_defaults(handler=_run_train)
 

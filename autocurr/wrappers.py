@@ -55,6 +55,12 @@ def episode_signal(signal: str | SignalFn | None, teacher: Teacher) -> SignalFn:
     if callable(signal):
         return signal
     name = teacher.signal if signal is None else signal
+    if name == "regret":
+        raise ValueError(
+            "signal 'regret' compares two students on the same level, so no single episode "
+            "gives it: train with autocurr.integrations.sb3_paired.PAIREDPPO "
+            "(autocurr train --teacher paired)"
+        )
     if name not in _BUILTIN_SIGNALS:
         raise ValueError(
             f"signal {name!r} cannot be computed from an episode; use one of "

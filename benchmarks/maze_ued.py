@@ -13,6 +13,9 @@ Methods (teacher settings beyond the library defaults are listed in the report):
 - ``plr-robust``: PLR⊥ (``robust=True``): fresh levels are only scored.
 - ``accel``: PLR⊥ plus 5 random edits of replayed levels, starting from empty rooms.
 - ``sfl``: Sampling For Learnability with the reference's small-maze settings.
+- ``paired``: PAIRED, an SB3 PPO adversary builds each level; protagonist and antagonist
+  students (the antagonist's env steps count in the budget).
+- ``repaired``: REPAIRED, PLR⊥ whose fresh levels come from the PAIRED adversary.
 
 Evaluation after training (``autocurr eval``'s code paths):
 
@@ -57,7 +60,13 @@ METHODS: dict[str, tuple[str, dict[str, Any], str | None]] = {
     "plr-robust-l1vl": ("plr", {"robust": True, "buffer_size": 1000, "score": "l1vl"}, None),
     "accel": ("accel", {"buffer_size": 1000}, None),
     "accel-l1vl": ("accel", {"buffer_size": 1000, "score": "l1vl"}, None),
+    "plr-robust-maxmc": ("plr", {"robust": True, "buffer_size": 1000, "score": "maxmc"}, None),
+    "plr-robust-t1": ("plr", {"robust": True, "buffer_size": 1000, "temperature": 1.0}, None),
+    "plr-robust-entropy": ("plr", {"robust": True, "buffer_size": 1000, "score": "entropy"}, None),
+    "accel-maxmc": ("accel", {"buffer_size": 1000, "score": "maxmc"}, None),
     "sfl": ("sfl", {}, None),
+    "paired": ("paired", {}, None),
+    "repaired": ("repaired", {"buffer_size": 1000}, None),
 }
 DEFAULT_METHODS = ("dr", "plr-robust", "accel", "plr", "sfl")
 TARGET_RATIO = 1.3

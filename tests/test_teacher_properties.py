@@ -23,6 +23,10 @@ from autocurr.teachers import available, from_state_dict, make_teacher
 FINITE_SPACE = MultiDiscrete([2, 3])  # 6 tasks, tuple-valued: exercises canonical/index
 BOX_SPACE = Box([0.0, -1.0], [1.0, 1.0])
 LEVEL_SPACE = maze_levels()
+RANDOM_ADVERSARY = (
+    "autocurr.teachers.paired:RandomLevelAdversary",
+    {"space": LEVEL_SPACE.to_config()},
+)
 #: Hyperparameters a teacher needs to be built at all, or to reach its interesting states
 #: within a short stream (e.g. GMM fits after 12 episodes instead of 250).
 HYPERPARAMETERS = {
@@ -37,7 +41,14 @@ HYPERPARAMETERS = {
     "tscl-naive": {"window": 3},
     "plr": {"buffer_size": 8},  # replay starts within a short stream
     "accel": {"buffer_size": 8},  # replay and edits within a short stream
+    # PAIRED's adversary is a learned policy; a random-level adversary keeps these tests cheap.
+    "paired": {"adversary_config": RANDOM_ADVERSARY},
+    "repaired": {"adversary_config": RANDOM_ADVERSARY, "buffer_size": 8},
 }
+#: Teachers that only take regrets for the levels their adversary just proposed (PAIRED):
+#: updates go to their own latest batch, and they have no exploration floor (the adversary's
+#: entropy bonus is all the exploration PAIRED has).
+BATCH_ONLY = {"paired"}
 SETTINGS = settings(
     max_examples=20, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )
@@ -90,6 +101,7 @@ def equal_states(a, b) -> bool:
 def feed(teacher, signals: list[float], own_tasks: list[bool], rng: np.random.Generator):
     """Updates on the teacher's own samples, or on arbitrary tasks of the space."""
     for signal, own in zip(signals, own_tasks, strict=True):
+        own = own or teacher.name in BATCH_ONLY
         task = teacher.sample() if own else teacher.space.sample(rng)
         teacher.update(task, signal)
 
@@ -121,7 +133,8 @@ def test_distribution_stays_valid_and_samples_stay_in_the_space(name, signals, d
         feed(teacher, [signal], [mine], rng)
         check_distribution(teacher)
     assert all(teacher.space.contains(task) for task in teacher.sample(20))
-    assert teacher.exploration_floor() > 0.0, "every teacher keeps an exploration floor"
+    if name not in BATCH_ONLY:
+        assert teacher.exploration_floor() > 0.0, "every teacher keeps an exploration floor"
 
 
 @pytest.mark.parametrize("name", available())
@@ -162,7 +175,10 @@ def test_state_dict_round_trip_gives_identical_future_samples(name, signals, fut
         batches = [t.sample(2) for t in (teacher, resumed)]
         assert same(batches[0], batches[1])
         for t in (teacher, resumed):
-            t.update(tasks[0], signal)
+            if name in BATCH_ONLY:  # regrets for the pending batch only
+                t.update_batch(batches[0], [signal, signal])
+            else:
+                t.update(tasks[0], signal)
     if teacher.space.finite:
         np.testing.assert_array_equal(teacher.probabilities(), resumed.probabilities())
     assert equal_states(teacher.state_dict(), resumed.state_dict())

@@ -108,6 +108,8 @@ def test_signal_defaults_to_the_teachers_and_accepts_callables():
         CurriculumWrapper(TaskEnv(), make_teacher("exp3", Discrete(3))).signal_fn(2.0, 5, {}) == 2
     )
     with pytest.raises(ValueError, match="cannot be computed"):
+        CurriculumWrapper(TaskEnv(), teacher, signal="surprise")
+    with pytest.raises(ValueError, match="PAIREDPPO"):  # regret needs two students
         CurriculumWrapper(TaskEnv(), teacher, signal="regret")
 
 
@@ -200,7 +202,17 @@ def test_every_registered_teacher_drives_an_env_with_its_own_signal(name):
             env = CurriculumWrapper(gym.make("autocurr/PointMassGate-v0"), teacher)
         except ValueError as error:
             assert "Levels" in str(error)
-            teacher = make_teacher(name, maze_levels(), seed=0, buffer_size=8)
+            if getattr(cls, "needs_antagonist", False):  # PAIRED family: a level adversary
+                hyperparameters = {"adversary_config": (
+                    "autocurr.teachers.paired:RandomLevelAdversary",
+                    {"space": maze_levels().to_config()},
+                )}  # fmt: skip
+            if cls.signal == "regret":  # compares two students: no single episode gives it
+                teacher = make_teacher(name, maze_levels(), seed=0, **hyperparameters)
+                with pytest.raises(ValueError, match="PAIREDPPO"):
+                    CurriculumWrapper(gym.make("autocurr/Maze-v0"), teacher)
+                return
+            teacher = make_teacher(name, maze_levels(), seed=0, buffer_size=8, **hyperparameters)
             env = CurriculumWrapper(gym.make("autocurr/Maze-v0"), teacher)
     rng = np.random.default_rng(0)
     env.reset(seed=0)

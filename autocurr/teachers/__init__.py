@@ -57,6 +57,8 @@ _BUILTIN: dict[str, str] = {
     "plr": "autocurr.teachers.plr:PLRTeacher",
     "sfl": "autocurr.teachers.sfl:SFLTeacher",
     "accel": "autocurr.teachers.accel:ACCELTeacher",
+    "paired": "autocurr.teachers.paired:PAIREDTeacher",
+    "repaired": "autocurr.teachers.paired:REPAIREDTeacher",
 }
 _REGISTRY: dict[str, type[Teacher]] = {}
 

@@ -35,7 +35,7 @@ __all__ = [
 ]
 
 #: Signals an integration knows how to compute for a finished episode.
-SIGNALS = ("return", "success", "length", "loss", "score")
+SIGNALS = ("return", "success", "length", "loss", "score", "regret")
 
 
 def check_signal(signal: Any) -> float:
