@@ -133,6 +133,9 @@ class TrainConfig:
     #: randomisation for ``uniform``) or ``"empty"`` (empty rooms). ``None``: ``"empty"`` for
     #: ``accel``, ``"random"`` for the other regret-based teachers, off for the rest.
     levels: str | None = None
+    #: Regret-based teachers: report the true regret from the env's known optimum instead of
+    #: the teacher's score (a diagnostic upper bound; the maze only).
+    oracle_score: bool = False
 
     def validate(self) -> None:
         """Raise ``ValueError`` for settings that cannot run."""
@@ -288,10 +291,13 @@ def build_ppo(
             **common,
         )
     if teacher is not None and is_level_teacher(teacher):
+        if config.oracle_score and optimal is None:
+            raise ValueError(f"--oracle-score needs a known optimum; {preset.env_id} has none")
         return UEDPPO(
             "MlpPolicy",
             vec_env,
             teacher=teacher,
+            oracle_score=config.oracle_score,
             is_success=preset.is_success,
             optimal_return=optimal,
             **common,

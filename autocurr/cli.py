@@ -134,6 +134,12 @@ def _add_train_parser(subparsers: Any) -> None:
         "(with --teacher uniform: domain randomisation) or 'empty' rooms; default: 'empty' "
         "for accel, 'random' for plr, sfl, paired and repaired, off for the other teachers",
     )
+    parser.add_argument(
+        "--oracle-score",
+        action="store_true",
+        help="regret-based teachers: score levels by their true regret (maze BFS optimum minus "
+        "the achieved return), a diagnostic upper bound",
+    )
     parser.set_defaults(handler=_run_train)
 
 
@@ -248,6 +254,7 @@ def _run_train(args: argparse.Namespace) -> int:
         checkpoint_freq=args.checkpoint_freq,
         ppo_kwargs=parse_key_values(args.ppo_kwargs),
         levels=args.levels,
+        oracle_score=args.oracle_score,
     )
     try:
         check_config(config)

@@ -247,3 +247,23 @@ def test_autocurr_train_runs_plr_robust_and_records_the_budget(tmp_path):
     assert "pvl" in summary["score_correlations"]
     config = json.loads((tmp_path / "autocurr-Maze-v0-plr-s0" / "config.json").read_text())
     assert config["task_space"]["type"] == "Levels"
+
+
+def test_oracle_score_reports_the_true_regret_of_each_level():
+    def optimal(level):
+        return optimal_return(MazeLevel.decode(level), MAX_STEPS)
+
+    teacher = make_teacher("plr", space(), seed=0, buffer_size=100, min_fill=1.0)
+    model = UEDPPO(
+        "MlpPolicy", make_vec_env(n_envs=1), teacher=teacher, optimal_return=optimal,
+        oracle_score=True, **PPO_KWARGS,
+    )  # fmt: skip
+    model.learn(3 * N_STEPS)
+    assert len(model.score_log) == 3  # one level per rollout, each finished an episode
+    for entry in model.score_log:
+        level = entry["level"]
+        assert entry["true_regret"] == pytest.approx(optimal(level) - entry["mean_return"])
+        # New levels are never replayed here (min_fill 1), so each buffer score is that rollout's.
+        assert teacher.buffer.entry(level)["score"] == pytest.approx(entry["true_regret"])
+    with pytest.raises(ValueError, match="needs optimal_return"):
+        UEDPPO("MlpPolicy", make_vec_env(), teacher=teacher, oracle_score=True, **PPO_KWARGS)

@@ -145,6 +145,11 @@ class UEDPPO(PPO):
         optimal_return: ``optimal_return(level) -> float``; enables the true-regret
             diagnostics.
         diagnostics_window: level-rollouts kept for the logged correlations.
+        oracle_score: report the *true* regret (``optimal_return(level)`` minus the mean return
+            of the level's finished episodes; no finished episode counts as return 0) to the
+            teacher instead of its score function: the "perfect regret oracle" of the SFL paper,
+            a diagnostic upper bound for regret-based curation that only envs with a known
+            optimum (the maze's BFS) allow.
     """
 
     def __init__(
@@ -155,6 +160,7 @@ class UEDPPO(PPO):
         is_success: Callable[[float], bool] | None = None,
         optimal_return: Callable[[Hashable], float] | None = None,
         diagnostics_window: int = 2000,
+        oracle_score: bool = False,
         **ppo_kwargs: Any,
     ):
         if not is_level_teacher(teacher):
@@ -162,8 +168,11 @@ class UEDPPO(PPO):
                 f"teacher {teacher.name!r} does not assign levels per rollout; UEDPPO takes "
                 "plr, accel or sfl (use PPO with CurriculumWrapper for the others)"
             )
+        if oracle_score and optimal_return is None:
+            raise ValueError("oracle_score=True needs optimal_return (the level's best return)")
         super().__init__(policy, env, **ppo_kwargs)
         self.teacher = teacher
+        self.oracle_score = bool(oracle_score)
         self.is_success = is_success or (lambda episode_return: episode_return > 0)
         self.optimal_return = optimal_return
         self.score_log: deque[dict[str, Any]] = deque(maxlen=int(diagnostics_window))
@@ -281,7 +290,8 @@ class UEDPPO(PPO):
             finished = [e for e in per_function[functions[0]] if e.env_index in envs and e.finished]
             returns = [e.episode_return for e in finished]
             if report:
-                reported.append(self._report(level, scores[main], returns))
+                score = self._true_regret(level, returns) if self.oracle_score else scores[main]
+                reported.append(self._report(level, score, returns))
             if self.optimal_return is not None and returns:
                 self._log_level(level, scores, returns)
         if reported:
@@ -311,13 +321,17 @@ class UEDPPO(PPO):
         self.teacher.update_episode(level, score, max(returns) if returns else None)
         return score
 
+    def _true_regret(self, level: Hashable, returns: list[float]) -> float:
+        return float(self.optimal_return(level)) - (float(np.mean(returns)) if returns else 0.0)
+
     def _log_level(self, level: Hashable, scores: dict[str, float], returns: list[float]) -> None:
         mean_return = float(np.mean(returns))
         self.score_log.append(
             {
                 "timesteps": int(self.num_timesteps),
+                "level": level,
                 "kind": self._kind,
-                "true_regret": float(self.optimal_return(level)) - mean_return,
+                "true_regret": self._true_regret(level, returns),
                 "success_rate": float(np.mean([self.is_success(r) for r in returns])),
                 "mean_return": mean_return,
                 "scores": scores,
