@@ -153,6 +153,8 @@ class EnvPreset:
     #: ``optimal_return(env_kwargs)`` -> ``f(level) -> best achievable return`` (true-regret
     #: diagnostics); None if unknown.
     optimal_return: Callable[[dict[str, Any]], Callable[[Any], float]] | None = None
+    #: ``level_features(level) -> {name: value}`` logged for regret-based runs; None if none.
+    level_features: Callable[[Any], dict[str, float]] | None = None
 
     @property
     def default_suite(self) -> str:
@@ -235,6 +237,15 @@ def _maze_optimal_return(env_kwargs: dict[str, Any]) -> Callable[[Any], float]:
     return lambda level: optimal_return(MazeLevel.decode(level), max_steps)
 
 
+def maze_level_features(level: Any) -> dict[str, float]:
+    """Shortest path (-1 if unsolvable) and wall count of an encoded maze level."""
+    from autocurr.envs.maze import MazeLevel, shortest_path_length
+
+    maze = MazeLevel.decode(level)
+    path = shortest_path_length(maze)
+    return {"shortest_path": float(-1 if path is None else path), "walls": float(maze.n_walls)}
+
+
 def level_preset(preset: EnvPreset, env_kwargs: dict[str, Any], start: str) -> EnvPreset:
     """``preset`` with its task space replaced by the env's ``Levels`` space (tasks go in through
     ``reset(options={"task": level})``). Raises ``ValueError`` if the env has no level space."""
@@ -266,6 +277,7 @@ def maze_preset() -> EnvPreset:
         description="random levels binned by start-goal BFS distance",
         level_space=_maze_level_space,
         optimal_return=_maze_optimal_return,
+        level_features=maze_level_features,
     )
 
 

@@ -19,3 +19,13 @@ def test_readme_wrap_example_runs_and_teaches():
     assert teacher.n_updates == env.episodes_reported > 100
     assert namespace["state"]["name"] == "exp3"
     assert len(blocks[0].strip().splitlines()) <= 22
+
+
+def test_readme_ued_example_runs_with_a_smaller_budget():
+    block = next(b for b in python_blocks() if "UEDPPO" in b)
+    assert "model.learn(500_000)" in block
+    namespace: dict = {}
+    exec(compile(block.replace("500_000", "4096"), str(README), "exec"), namespace)
+    budget = namespace["model"].budget()
+    assert budget["env_steps"] == budget["steps_trained"] + budget["steps_no_grad"] >= 4096
+    assert namespace["teacher"].n_updates > 0

@@ -150,6 +150,9 @@ class UEDPPO(PPO):
             teacher instead of its score function: the "perfect regret oracle" of the SFL paper,
             a diagnostic upper bound for regret-based curation that only envs with a known
             optimum (the maze's BFS) allow.
+        level_features: ``level_features(level) -> {name: value}`` (e.g. the maze's shortest
+            path and wall count); their means over each rollout's levels are logged as
+            ``ued/<kind>/<name>``, showing what the teacher replays, edits and generates.
     """
 
     def __init__(
@@ -161,6 +164,7 @@ class UEDPPO(PPO):
         optimal_return: Callable[[Hashable], float] | None = None,
         diagnostics_window: int = 2000,
         oracle_score: bool = False,
+        level_features: Callable[[Hashable], dict[str, float]] | None = None,
         **ppo_kwargs: Any,
     ):
         if not is_level_teacher(teacher):
@@ -173,6 +177,7 @@ class UEDPPO(PPO):
         super().__init__(policy, env, **ppo_kwargs)
         self.teacher = teacher
         self.oracle_score = bool(oracle_score)
+        self.level_features = level_features
         self.is_success = is_success or (lambda episode_return: episode_return > 0)
         self.optimal_return = optimal_return
         self.score_log: deque[dict[str, Any]] = deque(maxlen=int(diagnostics_window))
@@ -193,6 +198,7 @@ class UEDPPO(PPO):
             "teacher",
             "is_success",
             "optimal_return",
+            "level_features",
             "score_log",
             "_recorder",
             "_levels",
@@ -236,6 +242,8 @@ class UEDPPO(PPO):
             self.steps_no_grad += steps
         self.rollouts_by_kind[self._kind] = self.rollouts_by_kind.get(self._kind, 0) + 1
         self.logger.record("ued/kind", self._kind, exclude=("tensorboard",))
+        if self.level_features is not None and self._levels:
+            self._log_level_features()
         self.logger.record("ued/trained", float(self._train_next))
         if not self._recorder.rewards:
             return
@@ -243,6 +251,12 @@ class UEDPPO(PPO):
         uses_scores = hasattr(self.teacher, "update_episode")
         if uses_scores or self.optimal_return is not None:
             self._score_levels(rollout, report=uses_scores)
+
+    def _log_level_features(self) -> None:
+        features = [self.level_features(level) for level in self._levels]
+        for name in features[0]:
+            value = float(np.mean([f[name] for f in features]))
+            self.logger.record(f"ued/{self._kind}/{name}", value)
 
     def _rollout(self, last_values: torch.Tensor) -> Rollout:
         rewards = np.stack(self._recorder.rewards)
