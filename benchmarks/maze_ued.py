@@ -64,6 +64,8 @@ METHODS: dict[str, tuple[str, dict[str, Any], str | None]] = {
     "plr-robust-t1": ("plr", {"robust": True, "buffer_size": 1000, "temperature": 1.0}, None),
     "plr-robust-entropy": ("plr", {"robust": True, "buffer_size": 1000, "score": "entropy"}, None),
     "accel-maxmc": ("accel", {"buffer_size": 1000, "score": "maxmc"}, None),
+    "accel-entropy": ("accel", {"buffer_size": 1000, "score": "entropy"}, None),
+    "plr-entropy": ("plr", {"buffer_size": 1000, "score": "entropy"}, None),
     "plr-robust-oracle": ("plr", {"robust": True, "buffer_size": 1000}, None),
     "accel-oracle": ("accel", {"buffer_size": 1000}, None),
     "sfl": ("sfl", {}, None),

@@ -267,3 +267,21 @@ def test_oracle_score_reports_the_true_regret_of_each_level():
         assert teacher.buffer.entry(level)["score"] == pytest.approx(entry["true_regret"])
     with pytest.raises(ValueError, match="needs optimal_return"):
         UEDPPO("MlpPolicy", make_vec_env(), teacher=teacher, oracle_score=True, **PPO_KWARGS)
+
+
+@pytest.mark.parametrize(
+    ("teacher", "kwargs"),
+    [("accel", []), ("sfl", ["n_score_levels=8"]), ("paired", []), ("repaired", [])],
+)
+def test_autocurr_train_runs_every_level_teacher(tmp_path, teacher, kwargs):
+    from autocurr.cli import main
+
+    argv = [
+        "train", "--teacher", teacher, "--timesteps", "2048", "--n-envs", "2",
+        "--eval-episodes", "1", "--no-progress", "--logdir", str(tmp_path),
+        *(["--teacher-kwargs", *kwargs] if kwargs else []),
+    ]  # fmt: skip
+    assert main(argv) == 0
+    summary = json.loads((tmp_path / f"autocurr-Maze-v0-{teacher}-s0" / "summary.json").read_text())
+    assert summary["ued"]["env_steps"] >= 2048
+    assert summary["teacher"]["name"] == teacher

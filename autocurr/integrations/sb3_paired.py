@@ -165,6 +165,8 @@ _PROTAGONIST_ONLY = (
     "is_success",
     "optimal_return",
     "diagnostics_window",
+    "oracle_score",
+    "level_features",
     "tensorboard_log",
     "seed",
 )
