@@ -69,6 +69,28 @@ def episode_signal(signal: str | SignalFn | None, teacher: Teacher) -> SignalFn:
     return _BUILTIN_SIGNALS[name]
 
 
+def _reset_into(
+    wrapper: CurriculumWrapper | TaskQueueWrapper,
+    task: Any,
+    seed: int | None,
+    options: dict[str, Any],
+) -> tuple[Any, dict[str, Any]]:
+    """Reset ``wrapper.env`` into ``task`` (None: the env's own choice) and open an episode."""
+    if wrapper._episode_open:
+        wrapper.abandoned_episodes += 1
+    if task is not None:
+        if wrapper.apply_task is None:
+            options["task"] = task
+        else:
+            wrapper.apply_task(wrapper.env, task)
+    observation, info = wrapper.env.reset(seed=seed, options=options or None)
+    wrapper.task = task
+    wrapper.episode_return = 0.0
+    wrapper._episode_open = True
+    info["task"] = task
+    return observation, info
+
+
 class CurriculumWrapper(gym.Wrapper):
     """Sample a task from ``teacher`` at every reset and report each episode's outcome to it.
 
@@ -105,21 +127,10 @@ class CurriculumWrapper(gym.Wrapper):
     def reset(
         self, *, seed: int | None = None, options: dict[str, Any] | None = None
     ) -> tuple[Any, dict[str, Any]]:
-        if self._episode_open:
-            self.abandoned_episodes += 1
         options = dict(options or {})
         task = options.pop("task") if "task" in options else self.teacher.sample()
-        task = self.teacher.space.canonical(task)
-        if self.apply_task is None:
-            options["task"] = task
-        else:
-            self.apply_task(self.env, task)
-        observation, info = self.env.reset(seed=seed, options=options or None)
-        self.task = task
-        self.episode_return = 0.0
+        observation, info = _reset_into(self, self.teacher.space.canonical(task), seed, options)
         self.episode_length = 0
-        self._episode_open = True
-        info["task"] = task
         return observation, info
 
     def step(self, action: Any) -> tuple[Any, SupportsFloat, bool, bool, dict[str, Any]]:
@@ -186,21 +197,9 @@ class TaskQueueWrapper(gym.Wrapper):
     def reset(
         self, *, seed: int | None = None, options: dict[str, Any] | None = None
     ) -> tuple[Any, dict[str, Any]]:
-        if self._episode_open:
-            self.abandoned_episodes += 1
         options = dict(options or {})
         task = options.pop("task") if "task" in options else self._next_task()
-        if task is not None:
-            if self.apply_task is None:
-                options["task"] = task
-            else:
-                self.apply_task(self.env, task)
-        observation, info = self.env.reset(seed=seed, options=options or None)
-        self.task = task
-        self.episode_return = 0.0
-        self._episode_open = True
-        info["task"] = task
-        return observation, info
+        return _reset_into(self, task, seed, options)
 
     def step(self, action: Any) -> tuple[Any, SupportsFloat, bool, bool, dict[str, Any]]:
         observation, reward, terminated, truncated, info = self.env.step(action)
