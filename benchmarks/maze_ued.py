@@ -16,6 +16,12 @@ Methods (teacher settings beyond the library defaults are listed in the report):
 - ``paired``: PAIRED, an SB3 PPO adversary builds each level; protagonist and antagonist
   students (the antagonist's env steps count in the budget).
 - ``repaired``: REPAIRED, PLR⊥ whose fresh levels come from the PAIRED adversary.
+- ``plr-robust-entropy``, ``accel-entropy``, ``plr-entropy``: the policy-entropy score instead
+  of positive value loss (it tracks true regret on this maze; see BENCHMARKS.md).
+
+Variants outside the default set, for ``--methods`` (the one-seed pilots in BENCHMARKS.md):
+``plr-robust-t1`` (rank temperature 1), ``-maxmc``, ``-l1vl`` score variants, and
+``plr-robust-oracle`` / ``accel-oracle`` (``--oracle-score``: the true BFS regret as the score).
 
 Evaluation after training (``autocurr eval``'s code paths):
 
