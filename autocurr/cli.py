@@ -278,10 +278,17 @@ def _task_values(text: str | None) -> list[Any] | None:
 def _print_train_report(summary: dict[str, Any]) -> None:
     teacher = summary["teacher"]
     labels = summary["tasks"]["task_labels"]
+    reported = f"{summary['episodes']['teacher_updates']:,} episodes reported to the teacher"
+    if "ued" in summary:  # regret-based teachers get one score per level and rollout
+        budget = summary["ued"]
+        reported = (
+            f"{summary['episodes']['teacher_updates']:,} level scores reported to the teacher; "
+            f"{budget['steps_no_grad'] / max(1, budget['env_steps']):.0%} of the steps "
+            "without gradient"
+        )
     print(
         f"trained {summary['total_timesteps']:,} steps in {summary['train_time_s']:.0f} s "
-        f"({summary['steps_per_second']:,.0f} steps/s); "
-        f"{summary['episodes']['teacher_updates']:,} episodes reported to the teacher"
+        f"({summary['steps_per_second']:,.0f} steps/s); {reported}"
     )
     if teacher["final_probabilities"] is not None:
         shares = ", ".join(
