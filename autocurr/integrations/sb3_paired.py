@@ -53,6 +53,7 @@ last design step (no bootstrap). Defaults: ``learning_rate=1e-4``, ``gamma=0.995
 
 from __future__ import annotations
 
+from collections import deque
 from collections.abc import Callable, Hashable, Sequence
 from functools import partial
 from typing import Any
@@ -433,7 +434,8 @@ class PAIREDPPO(UEDPPO):
         self.level_check = level_check
         self.antagonist_steps = 0
         self.antagonist_grad_updates = 0
-        self.regret_history: list[list[float]] = []  # the regrets reported, per iteration
+        # The regrets reported per iteration, the last 10,000 (bounded for long runs).
+        self.regret_history: deque[list[float]] = deque(maxlen=10_000)
         self._recorder = _ProtagonistRecorder()
         self._antagonist_recorder = _AntagonistRecorder()
         self._antagonist_callback: BaseCallback | None = None
