@@ -1,4 +1,5 @@
-"""Speed of the pure-numpy maze env: env steps/s, level generation and BFS.
+"""Speed of the maze envs: the numpy MazeEnv and the batched torch BatchedMaze (env steps/s),
+level generation and BFS.
 
 Usage::
 
@@ -55,6 +56,28 @@ def _set_level(pool):
         env.unwrapped.set_next_level(pool[task])
 
     return apply_task
+
+
+def _batched_steps_per_second(n_envs: int, threads: int, n_steps: int, seed: int) -> float:
+    """Env steps/s of ``BatchedMaze`` (torch, CPU) with random actions, autoresets included."""
+    import torch
+
+    from autocurr.envs.maze_batched import BatchedMaze
+
+    previous = torch.get_num_threads()
+    torch.set_num_threads(threads)
+    try:
+        env = BatchedMaze(n_envs, seed=seed)
+        env.reset()
+        generator = torch.Generator().manual_seed(seed)
+        calls = max(20, n_steps // n_envs)
+        actions = torch.randint(0, 4, (calls, n_envs), generator=generator)
+        t0 = time.perf_counter()
+        for row in actions:
+            env.step(row)
+        return calls * n_envs / (time.perf_counter() - t0)
+    finally:
+        torch.set_num_threads(previous)
 
 
 def _rate(fn, n: int) -> float:
@@ -119,6 +142,13 @@ def main(argv: list[str] | None = None) -> None:
         rate = _rate(lambda it=it: shortest_path_length(next(it)), n_small)
         rows.append((f"shortest_path_length, {size}x{size} (early exit)",
                      f"{1e6 / rate:.1f} us", f"{n_small:,} levels"))
+
+    # The batched torch maze (issue 5's GPU student steps it on the device); CPU here.
+    for n_envs in (64, 1024, 8192):
+        for threads in (1, 2):
+            sps = _batched_steps_per_second(n_envs, threads, 4 * n, args.seed)
+            rows.append((f"BatchedMaze env steps/s, {n_envs} envs, {threads} torch thread(s)",
+                         f"{sps:,.0f}", "torch CPU; random actions, autoresets included"))
 
     print("| measurement | value | notes |")
     print("|---|---|---|")
