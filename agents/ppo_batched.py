@@ -25,6 +25,7 @@ Usage::
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -117,8 +118,14 @@ def _ppo_update(model, optimizer, batch: dict[str, torch.Tensor], cfg: BatchedPP
             optimizer.step()
 
 
-def train_batched(cfg: BatchedPPOConfig, teacher: Teacher | None = None) -> dict[str, Any]:
-    """Train PPO on ``BatchedMaze``; ``teacher`` (over a maze ``Levels`` space) assigns levels.
+def train_batched(
+    cfg: BatchedPPOConfig,
+    teacher: Teacher | None = None,
+    task_to_level: Callable[[Any], Any] | None = None,
+) -> dict[str, Any]:
+    """Train PPO on ``BatchedMaze``; ``teacher`` assigns a task per env and rollout: a maze level
+    (a ``Levels`` space) or, with ``task_to_level``, any task that function turns into a level
+    (e.g. the maze preset's distance bins). Without a teacher the envs keep their seeded levels.
 
     Returns the model and a per-rollout record (steps, success rate and mean return of the
     episodes finished in the rollout) plus the steps/s of the whole run."""
@@ -143,9 +150,9 @@ def train_batched(cfg: BatchedPPOConfig, teacher: Teacher | None = None) -> dict
     history, steps = [], 0
     started = time.perf_counter()
     while steps < cfg.timesteps:
-        levels = teacher.sample(n) if teacher is not None else None
-        if levels is not None:
-            env.set_levels(levels)
+        tasks = teacher.sample(n) if teacher is not None else None
+        if tasks is not None:
+            env.set_levels(tasks if task_to_level is None else [task_to_level(t) for t in tasks])
         obs = env.reset()
         with torch.no_grad():
             for t in range(T):
@@ -167,21 +174,21 @@ def train_batched(cfg: BatchedPPOConfig, teacher: Teacher | None = None) -> dict
         batch["advantages"] = advantages.flatten()
         batch["returns"] = (advantages + storage["values"]).flatten()
         _ppo_update(model, optimizer, batch, cfg, gen)
-        history.append(_report_episodes(storage, levels, teacher, steps))
+        history.append(_report_episodes(storage, tasks, teacher, steps))
     elapsed = time.perf_counter() - started
     return {"model": model, "history": history, "steps": steps,
             "steps_per_second": steps / elapsed, "seconds": elapsed}  # fmt: skip
 
 
-def _report_episodes(storage, levels, teacher: Teacher | None, steps: int) -> dict[str, Any]:
+def _report_episodes(storage, tasks, teacher: Teacher | None, steps: int) -> dict[str, Any]:
     """One host copy per rollout: every finished episode goes to the teacher in one batch."""
     dones = storage["dones"].bool().cpu().numpy()
     returns = storage["episode_returns"].cpu().numpy()
     t_idx, env_idx = np.nonzero(dones)
     finished = returns[t_idx, env_idx]
-    if teacher is not None and levels is not None and finished.size:
+    if teacher is not None and tasks is not None and finished.size:
         signal = (finished > 0).astype(float) if teacher.signal == "success" else finished
-        teacher.update_batch([levels[i] for i in env_idx], signal.tolist())
+        teacher.update_batch([tasks[i] for i in env_idx], signal.tolist())
     return {
         "steps": steps,
         "episodes": int(finished.size),

@@ -188,18 +188,17 @@ class MazeLevelInDistanceBin:
         self.bins = tuple((int(lo), int(hi)) for lo, hi in bins)
 
     def __call__(self, env: gym.Env, task: int) -> None:
+        maze = env.unwrapped
+        maze.set_next_level(self.level(task, maze.size, maze.max_walls))
+
+    def level(self, task: int, size: Any = 9, max_walls: int = 20) -> Any:
+        """A fresh random ``MazeLevel`` in distance bin ``task`` (for batched envs too)."""
         from autocurr.envs.maze import generate_level
 
-        maze = env.unwrapped
         shortest, longest = self.bins[task]
-        level = generate_level(
-            self.rng,
-            size=maze.size,
-            max_walls=maze.max_walls,
-            min_distance=shortest,
-            max_distance=longest,
+        return generate_level(
+            self.rng, size=size, max_walls=max_walls, min_distance=shortest, max_distance=longest
         )
-        maze.set_next_level(level)
 
 
 def _maze_held_out(suite: str) -> list[HeldOutCase]:

@@ -106,6 +106,7 @@ ADVERSARY_TEACHERS = ("paired", "repaired")
 
 EXTRA_PPO_SETTINGS = frozenset({"vf_coef", "max_grad_norm", "normalize_advantage", "target_kl"})
 DEVICES = ("auto", "cpu", "cuda")
+AGENTS = ("sb3-ppo", "ppo-batched")
 
 
 @dataclass
@@ -136,6 +137,9 @@ class TrainConfig:
     #: Regret-based teachers: report the true regret from the env's known optimum instead of
     #: the teacher's score (a diagnostic upper bound; the maze only).
     oracle_score: bool = False
+    #: ``"sb3-ppo"`` (SB3 PPO on a DummyVecEnv) or ``"ppo-batched"`` (the batched torch PPO of
+    #: :mod:`autocurr.agents.ppo_batched` on ``BatchedMaze``; maze only, ``n_envs`` >= 64 advised).
+    agent: str = "sb3-ppo"
 
     def validate(self) -> None:
         """Raise ``ValueError`` for settings that cannot run."""
@@ -152,6 +156,8 @@ class TrainConfig:
         unknown = set(self.ppo_kwargs) - set(PPO_DEFAULTS) - EXTRA_PPO_SETTINGS
         if unknown:
             raise ValueError(f"unsupported PPO settings {sorted(unknown)}")
+        if self.agent not in AGENTS:
+            raise ValueError(f"agent must be one of {AGENTS}, got {self.agent!r}")
         if self.levels is not None and self.levels not in LEVEL_STARTS:
             raise ValueError(f"levels must be one of {LEVEL_STARTS} or None, got {self.levels!r}")
 
@@ -321,6 +327,85 @@ def unique_run_dir(logdir: Path, run_name: str) -> Path:
 # ------------------------------------------------------------------------------------ training
 
 
+def _check_batched(config: TrainConfig, preset: EnvPreset) -> None:
+    if config.env_id != MAZE_ENV_ID:
+        raise ValueError(f"--agent ppo-batched trains on {MAZE_ENV_ID} only, not {config.env_id}")
+    if hasattr(teacher_class(config.teacher), "should_train"):
+        raise ValueError(
+            f"--agent ppo-batched does not feed rollout scores to {config.teacher!r} yet; "
+            "use the SB3 student (the default agent) for regret-based teachers"
+        )
+
+
+def _train_batched(
+    config: TrainConfig, preset: EnvPreset, device: str, teacher: Teacher, run_dir: Path
+) -> dict[str, Any]:
+    """``--agent ppo-batched``: the batched torch PPO, then the same held-out evaluation."""
+    from autocurr.agents.evaluation import evaluate_held_out
+    from autocurr.agents.ppo_batched import BatchedPPOConfig, policy_act, train_batched
+
+    kwargs = config.env_kwargs
+    size, max_walls = kwargs.get("size", 9), kwargs.get("max_walls", 20)
+    task_to_level = None
+    if preset.space.finite:  # the maze's distance bins: one fresh level per sampled bin
+        bins = preset.make_apply_task(np.random.default_rng(config.seed))
+        task_to_level = lambda task: bins.level(task, size, max_walls)  # noqa: E731
+    ppo = BatchedPPOConfig(
+        timesteps=config.timesteps,
+        n_envs=config.n_envs,
+        size=size,
+        max_steps=kwargs.get("max_steps", 100),
+        view_size=kwargs.get("view_size", 11),
+        seed=config.seed,
+        device=device,
+    )
+    _write_json(run_dir / "config.json", _config_record(config, preset, run_dir, device))
+    result = train_batched(ppo, teacher, task_to_level)
+    torch.save(result["model"].state_dict(), run_dir / "model.pt")
+    save_teacher_state(teacher, run_dir / "teacher_state.pkl")
+    held_out = None
+    if config.eval_episodes:
+        model = result["model"].to("cpu")
+        act = policy_act(model, "cpu", config.eval_deterministic)
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(config.seed)
+            held_out = evaluate_held_out(
+                act,
+                preset,
+                episodes=config.eval_episodes,
+                seed=config.seed,
+                make_env=lambda: gym.make(preset.env_id, **kwargs),
+            )
+        _write_json(run_dir / f"eval_{held_out['suite']}.json", held_out)
+    summary = {
+        "config": dataclasses.asdict(config),
+        "run_dir": str(run_dir),
+        "device": device,
+        "versions": versions(),
+        "agent": {"name": "ppo-batched", **dataclasses.asdict(ppo)},
+        "total_timesteps": result["steps"],
+        "train_time_s": result["seconds"],
+        "steps_per_second": result["steps_per_second"],
+        "teacher": {
+            "name": teacher.name,
+            "signal": teacher.signal,
+            "hyperparameters": teacher.hyperparameters,
+            "final_probabilities": _probabilities_or_none(teacher),
+            "stats": teacher.stats(),
+        },
+        "tasks": {"task_labels": list(preset.task_labels)},
+        "episodes": {"teacher_updates": int(teacher.n_updates)},
+        "training_curve": {
+            key: [entry[key] for entry in result["history"]]
+            for key in ("steps", "episodes", "success_rate", "mean_return")
+        },
+        "held_out": held_out,
+        "outputs": {"model": str(run_dir / "model.pt"), "summary": str(run_dir / "summary.json")},
+    }
+    _write_json(run_dir / "summary.json", summary)
+    return summary
+
+
 def check_config(config: TrainConfig) -> tuple[EnvPreset, str]:
     """Validate everything about ``config`` that can be checked before training starts: the
     settings, the env preset, the device and the teacher's hyperparameters (by building a
@@ -336,6 +421,8 @@ def check_config(config: TrainConfig) -> tuple[EnvPreset, str]:
     start = config.level_start()
     if start is not None:
         preset = level_preset(preset, config.env_kwargs, start)
+    if config.agent == "ppo-batched":
+        _check_batched(config, preset)
     device = resolve_device(config.device)
     build_teacher(config, preset, np.random.SeedSequence(config.seed))
     return preset, device
@@ -352,6 +439,8 @@ def train(config: TrainConfig) -> dict[str, Any]:
     teacher_seed, *env_seeds = np.random.SeedSequence(config.seed).spawn(config.n_envs + 1)
     teacher = build_teacher(config, preset, teacher_seed)
     run_dir = unique_run_dir(Path(config.logdir), config.run_name or config.default_run_name())
+    if config.agent == "ppo-batched":
+        return _train_batched(config, preset, device, teacher, run_dir)
     if device == "cpu":
         # One intra-op thread: the policy MLP is too small to split, and the second core is
         # better left to the environments (measured: 1 thread >= 2 threads on 2 cores).

@@ -100,7 +100,7 @@ def _add_train_parser(subparsers: Any) -> None:
         help="environment steps (default: %(default)s, a few minutes on 2 CPU cores)",
     )
     parser.add_argument(
-        "--n-envs", type=int, default=8, help="parallel envs (default: %(default)s)"
+        "--n-envs", type=int, help="parallel envs (default: 8, or 256 for --agent ppo-batched)"
     )
     parser.add_argument("--seed", type=int, default=0, help="default: %(default)s")
     _add_device_argument(parser)
@@ -133,6 +133,13 @@ def _add_train_parser(subparsers: Any) -> None:
         help="train on the env's open-ended level space (maze): 'random' generator levels "
         "(with --teacher uniform: domain randomisation) or 'empty' rooms; default: 'empty' "
         "for accel, 'random' for plr, sfl, paired and repaired, off for the other teachers",
+    )
+    parser.add_argument(
+        "--agent",
+        choices=("sb3-ppo", "ppo-batched"),
+        default="sb3-ppo",
+        help="the student: SB3 PPO (default) or the batched torch PPO on the maze "
+        "(env, rollouts and learner on --device; --n-envs defaults to 256 for it)",
     )
     parser.add_argument(
         "--oracle-score",
@@ -244,7 +251,7 @@ def _run_train(args: argparse.Namespace) -> int:
         task_param=args.task_param,
         task_values=_task_values(args.task_values),
         timesteps=args.timesteps,
-        n_envs=args.n_envs,
+        n_envs=args.n_envs or (256 if args.agent == "ppo-batched" else 8),
         seed=args.seed,
         device=args.device,
         logdir=args.logdir,
@@ -255,6 +262,7 @@ def _run_train(args: argparse.Namespace) -> int:
         ppo_kwargs=parse_key_values(args.ppo_kwargs),
         levels=args.levels,
         oracle_score=args.oracle_score,
+        agent=args.agent,
     )
     try:
         check_config(config)

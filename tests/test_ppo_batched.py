@@ -36,3 +36,30 @@ def test_policy_act_plays_the_numpy_maze():
     observation, _ = env.reset(seed=0)
     actions = act(observation[None])
     assert actions.shape == (1,) and 0 <= int(actions[0]) < 4
+
+
+def test_autocurr_train_agent_ppo_batched(tmp_path):
+    import json
+
+    from autocurr.cli import main
+
+    argv = [
+        "train", "--agent", "ppo-batched", "--timesteps", "16384", "--n-envs", "64",
+        "--eval-episodes", "1", "--no-progress", "--logdir", str(tmp_path),
+    ]  # fmt: skip
+    assert main(argv) == 0
+    run = tmp_path / "autocurr-Maze-v0-exp3-s0"
+    summary = json.loads((run / "summary.json").read_text())
+    assert summary["agent"]["name"] == "ppo-batched" and summary["total_timesteps"] >= 16384
+    # exp3 over the distance bins heard every finished episode
+    assert summary["episodes"]["teacher_updates"] == sum(summary["training_curve"]["episodes"])
+    assert summary["held_out"]["suite"] == "maze-test"
+    assert (run / "model.pt").is_file() and (run / "teacher_state.pkl").is_file()
+
+
+def test_ppo_batched_refuses_regret_teachers_for_now(tmp_path, capsys):
+    from autocurr.cli import main
+
+    code = main(["train", "--agent", "ppo-batched", "--teacher", "plr", "--logdir", str(tmp_path)])
+    assert code != 0
+    assert "does not feed rollout scores" in capsys.readouterr().err
