@@ -6,7 +6,11 @@ never leave it. The teacher is consulted once per rollout, on the host: it assig
 env for the whole rollout (``teacher.sample(n_envs)``, the UED convention; with ``uniform`` over
 ``maze_levels()`` that is domain randomisation with a fresh level per env and rollout), and after
 the rollout it gets every finished episode in one ``update_batch`` (the only device-to-host copy:
-the ``(n_steps, n_envs)`` done flags and returns).
+the ``(n_steps, n_envs)`` done flags and returns). PLR and ACCEL get one score per level instead,
+computed from the rollout's rewards, values and dones copied to the host once per rollout (the
+same rule as :class:`~autocurr.integrations.sb3_ued.UEDPPO`), and rollouts their
+``should_train`` rejects (PLR⊥'s fresh levels, ACCEL's children) skip the PPO update while their
+steps still count in ``timesteps``. SFL and PAIRED are not supported by this student yet.
 
 PPO settings follow ``autocurr train``'s SB3 defaults (separate [128, 128] tanh MLPs for policy and
 value, lr 3e-4, gamma 0.99, GAE lambda 0.95, clip 0.2, entropy 0.01, value coefficient 0.5,
@@ -35,6 +39,7 @@ from torch import nn
 
 from autocurr.envs.maze_batched import BatchedMaze
 from autocurr.teachers import Teacher
+from autocurr.teachers.scores import Rollout, episode_scores, pooled_level_scores
 
 __all__ = ["ActorCritic", "BatchedPPOConfig", "train_batched"]
 
@@ -147,10 +152,10 @@ def train_batched(
         "dones": torch.zeros((T, n), device=device),
         "episode_returns": torch.zeros((T, n), device=device),
     }
-    history, steps = [], 0
+    history, steps, steps_no_grad = [], 0, 0
     started = time.perf_counter()
     while steps < cfg.timesteps:
-        tasks = teacher.sample(n) if teacher is not None else None
+        tasks, trains = _assign(teacher, n)
         if tasks is not None:
             env.set_levels(tasks if task_to_level is None else [task_to_level(t) for t in tasks])
         obs = env.reset()
@@ -170,14 +175,56 @@ def train_batched(
             advantages = _gae(storage["rewards"], storage["values"], storage["dones"],
                               last_value, cfg.gamma, cfg.gae_lambda)  # fmt: skip
         steps += T * n
-        batch = {key: storage[key].flatten(0, 1) for key in ("obs", "actions", "log_probs")}
-        batch["advantages"] = advantages.flatten()
-        batch["returns"] = (advantages + storage["values"]).flatten()
-        _ppo_update(model, optimizer, batch, cfg, gen)
-        history.append(_report_episodes(storage, tasks, teacher, steps))
+        if trains:  # PLR⊥ / ACCEL: fresh and edited levels are only scored
+            batch = {key: storage[key].flatten(0, 1) for key in ("obs", "actions", "log_probs")}
+            batch["advantages"] = advantages.flatten()
+            batch["returns"] = (advantages + storage["values"]).flatten()
+            _ppo_update(model, optimizer, batch, cfg, gen)
+        else:
+            steps_no_grad += T * n
+        if teacher is not None and hasattr(teacher, "update_episode"):
+            entry = _report_level_scores(storage, last_value, tasks, teacher, cfg, steps)
+        else:
+            entry = _report_episodes(storage, tasks, teacher, steps)
+        history.append({**entry, "trained": trains})
     elapsed = time.perf_counter() - started
-    return {"model": model, "history": history, "steps": steps,
+    return {"model": model, "history": history, "steps": steps, "steps_no_grad": steps_no_grad,
             "steps_per_second": steps / elapsed, "seconds": elapsed}  # fmt: skip
+
+
+def _assign(teacher: Teacher | None, n: int) -> tuple[list[Any] | None, bool]:
+    """This rollout's task per env and whether it is trained on (PLR⊥ / ACCEL decide)."""
+    if teacher is None:
+        return None, True
+    if hasattr(teacher, "should_train"):
+        tasks, kind = teacher.sample_with_kind(n)
+        return tasks, teacher.should_train(kind)
+    return teacher.sample(n), True
+
+
+def _report_level_scores(storage, last_value, levels, teacher, cfg, steps) -> dict[str, Any]:
+    """PLR / ACCEL: one score per level from the rollout (one host copy of the (T, n) rewards,
+    values and dones), as UEDPPO computes it: cut segments count as episodes, envs that ran the
+    same level are pooled, ``R_max`` from the finished returns."""
+    rollout = Rollout(
+        rewards=storage["rewards"].double().cpu().numpy(),
+        values=storage["values"].double().cpu().numpy(),
+        dones=storage["dones"].bool().cpu().numpy(),
+        last_value=last_value.double().cpu().numpy(),
+    )
+    best = [teacher.best_return(level) for level in levels]
+    best = np.array([-np.inf if b is None else b for b in best])
+    episodes = episode_scores(rollout, teacher.score_function, cfg.gamma, cfg.gae_lambda, best)
+    for level, (score, returns) in pooled_level_scores(levels, episodes).items():
+        if np.isfinite(score):  # MaxMC on a level never finished has no score
+            teacher.update_episode(level, score, max(returns) if returns else None)
+    finished = np.array([e.episode_return for e in episodes if e.finished])
+    return {
+        "steps": steps,
+        "episodes": int(finished.size),
+        "success_rate": float((finished > 0).mean()) if finished.size else None,
+        "mean_return": float(finished.mean()) if finished.size else None,
+    }
 
 
 def _report_episodes(storage, tasks, teacher: Teacher | None, steps: int) -> dict[str, Any]:

@@ -330,10 +330,11 @@ def unique_run_dir(logdir: Path, run_name: str) -> Path:
 def _check_batched(config: TrainConfig, preset: EnvPreset) -> None:
     if config.env_id != MAZE_ENV_ID:
         raise ValueError(f"--agent ppo-batched trains on {MAZE_ENV_ID} only, not {config.env_id}")
-    if hasattr(teacher_class(config.teacher), "should_train"):
+    cls = teacher_class(config.teacher)
+    if hasattr(cls, "scoring_due") or getattr(cls, "needs_antagonist", False):
         raise ValueError(
-            f"--agent ppo-batched does not feed rollout scores to {config.teacher!r} yet; "
-            "use the SB3 student (the default agent) for regret-based teachers"
+            f"--agent ppo-batched does not run {config.teacher!r}'s scoring rounds or "
+            "antagonist yet; use the SB3 student (the default agent) for it"
         )
 
 
@@ -395,6 +396,11 @@ def _train_batched(
         },
         "tasks": {"task_labels": list(preset.task_labels)},
         "episodes": {"teacher_updates": int(teacher.n_updates)},
+        "ued": {
+            "env_steps": result["steps"],
+            "steps_no_grad": result["steps_no_grad"],
+            "steps_trained": result["steps"] - result["steps_no_grad"],
+        },
         "training_curve": {
             key: [entry[key] for entry in result["history"]]
             for key in ("steps", "episodes", "success_rate", "mean_return")

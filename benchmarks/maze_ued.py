@@ -119,7 +119,8 @@ def run_one(method: str, seed: int, options: dict[str, Any]) -> dict[str, Any]:
         levels=levels,
         oracle_score=method.endswith("-oracle"),
         timesteps=options["timesteps"],
-        n_envs=options["n_envs"],
+        n_envs=options["n_envs"] or (256 if options["agent"] == "ppo-batched" else 8),
+        agent=options["agent"],
         seed=seed,
         device="cpu",
         logdir=str(run_dir.parent),
@@ -129,12 +130,9 @@ def run_one(method: str, seed: int, options: dict[str, Any]) -> dict[str, Any]:
     )
     summary = train(config)
     started = time.perf_counter()
-    from stable_baselines3 import PPO
-
-    model = PPO.load(run_dir / "model.zip", device="cpu")
     torch.set_num_threads(1)
     cvar = cvar_solve_rates(
-        model,
+        _load_policy(run_dir, options["agent"]),
         random_level_suite("maze-random-1000"),
         episodes_per_level=options["cvar_episodes"],
         seeds=(0, 1),
@@ -162,6 +160,29 @@ def run_one(method: str, seed: int, options: dict[str, Any]) -> dict[str, Any]:
     }
     record_path.write_text(json.dumps(record, indent=2) + "\n")
     return record
+
+
+def _load_policy(run_dir: Path, agent: str):
+    """The trained student as something ``cvar_solve_rates`` can play (``predict`` or a
+    per-seed factory of ``act`` functions)."""
+    if agent == "sb3-ppo":
+        from stable_baselines3 import PPO
+
+        return PPO.load(run_dir / "model.zip", device="cpu")
+    import torch
+
+    from autocurr.agents.ppo_batched import ActorCritic, policy_act
+
+    state = torch.load(run_dir / "model.pt", map_location="cpu")
+    obs_size = state["policy.0.weight"].shape[1]
+    model = ActorCritic(obs_size, 4, state["policy.0.weight"].shape[0])
+    model.load_state_dict(state)
+
+    def for_seed(seed: int):
+        torch.manual_seed(seed)  # this benchmark worker owns its torch RNG
+        return policy_act(model)
+
+    return for_seed
 
 
 # ------------------------------------------------------------------------------------ report
@@ -320,7 +341,13 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--methods", nargs="+", default=list(DEFAULT_METHODS), choices=METHODS)
     parser.add_argument("--jobs", type=int, default=2, help="runs in parallel (processes)")
     parser.add_argument("--outdir", default="maze_ued_runs")
-    parser.add_argument("--n-envs", type=int, default=8)
+    parser.add_argument("--n-envs", type=int, help="default: 8 (sb3-ppo), 256 (ppo-batched)")
+    parser.add_argument(
+        "--agent",
+        choices=("sb3-ppo", "ppo-batched"),
+        default="sb3-ppo",
+        help="the student (ppo-batched: plr, accel and uniform only)",
+    )
     parser.add_argument("--eval-episodes", type=int, default=20, help="per held-out maze")
     parser.add_argument("--cvar-episodes", type=int, default=5, help="per level and seed")
     return parser

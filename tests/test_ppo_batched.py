@@ -57,9 +57,20 @@ def test_autocurr_train_agent_ppo_batched(tmp_path):
     assert (run / "model.pt").is_file() and (run / "teacher_state.pkl").is_file()
 
 
-def test_ppo_batched_refuses_regret_teachers_for_now(tmp_path, capsys):
+def test_ppo_batched_refuses_sfl_for_now(tmp_path, capsys):
     from autocurr.cli import main
 
-    code = main(["train", "--agent", "ppo-batched", "--teacher", "plr", "--logdir", str(tmp_path)])
+    code = main(["train", "--agent", "ppo-batched", "--teacher", "sfl", "--logdir", str(tmp_path)])
     assert code != 0
-    assert "does not feed rollout scores" in capsys.readouterr().err
+    assert "scoring rounds or antagonist" in capsys.readouterr().err
+
+
+def test_plr_robust_on_the_batched_student_scores_levels_and_skips_fresh_rollouts():
+    torch.set_num_threads(1)
+    teacher = make_teacher("plr", maze_levels(size=5, max_walls=4), seed=0, robust=True,
+                           buffer_size=64, min_fill=0.5)  # fmt: skip
+    result = train_batched(BatchedPPOConfig(timesteps=20_000, seed=0, **SMALL), teacher)
+    trained = [h["trained"] for h in result["history"]]
+    assert not trained[0] and any(trained)  # replay starts once the buffer is half full
+    assert result["steps_no_grad"] == trained.count(False) * 64 * 32
+    assert len(teacher.buffer) == 64 and teacher.n_replayed > 0

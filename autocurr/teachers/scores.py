@@ -61,7 +61,7 @@ Conventions (check them against your rollout collector):
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Hashable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
@@ -77,6 +77,7 @@ __all__ = [
     "gae",
     "level_scores",
     "merge_partial_score",
+    "pooled_level_scores",
     "td_errors",
 ]
 
@@ -539,3 +540,21 @@ def merge_partial_score(
     return float(
         partial_score + (new_score - partial_score) * new_steps / (partial_steps + new_steps)
     )
+
+
+def pooled_level_scores(
+    levels: Sequence[Hashable], episodes: list[EpisodeScore]
+) -> dict[Hashable, tuple[float, list[float]]]:
+    """Per distinct level of a rollout (``levels[env]`` ran on env ``env``): the mean score of
+    all its episode segments over every env that ran it (cut segments included; ``-inf`` if it
+    has none), and the returns of its finished episodes. Pooling replaces dcd's "last finisher
+    wins" when one level runs on several envs in a rollout."""
+    envs_of: dict[Hashable, list[int]] = {}
+    for env, level in enumerate(levels):
+        envs_of.setdefault(level, []).append(env)
+    pooled = {}
+    for level, envs in envs_of.items():
+        mine = [e for e in episodes if e.env_index in envs]
+        score = float(np.mean([e.score for e in mine])) if mine else -math.inf
+        pooled[level] = (score, [e.episode_return for e in mine if e.finished])
+    return pooled
