@@ -22,10 +22,12 @@ __all__ = [
     "available",
     "from_state_dict",
     "make_teacher",
+    "make_vec_env",
     "spaces",
 ]
 
 if TYPE_CHECKING:
+    from autocurr.vector import make_vec_env
     from autocurr.wrappers import CurriculumWrapper, TaskQueueWrapper
 
 
@@ -35,6 +37,10 @@ def __getattr__(name: str) -> Any:
         from autocurr import wrappers
 
         return getattr(wrappers, name)
+    if name == "make_vec_env":
+        from autocurr.vector import make_vec_env
+
+        return make_vec_env
     raise AttributeError(f"module 'autocurr' has no attribute {name!r}")
 
 

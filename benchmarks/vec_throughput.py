@@ -1,0 +1,263 @@
+"""Throughput of autocurr's vector envs against the raw vector envs they wrap.
+
+4 workers, a do-nothing env, 1,000 tasks (``Discrete(1000)``, teacher ``uniform``), episodes of a
+fixed length (1 and 100 steps). Env-steps/s = vector steps x workers / s; with next-step
+autoreset half the steps of 1-step episodes are resets, for raw and wrapped alike.
+
+Pairs (raw, wrapped) are measured back to back, repeats interleaved; the table gives medians and
+the median of the per-repeat ratios. Targets: >= 0.9x at 1-step, >= 0.97x at 100-step episodes.
+The "null teacher" row (vectorised sampling, no update work) isolates the wrapper's own cost from
+the teacher's (``UniformTeacher`` samples one task at a time and ``update_batch`` validates each
+outcome, both in the learner process).
+If ``syllabus-rl`` is importable, its multiprocess sync wrapper (DomainRandomization, buffer 1)
+runs on the same env in a subprocess (it calls ``np.seterr(all="raise")`` at import) as a peer
+row, compared with the raw gymnasium medians of this run.
+
+    nice -n 10 /work/venv/bin/python benchmarks/vec_throughput.py [--repeats 5] [--steps 2000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import time
+
+import gymnasium as gym
+import numpy as np
+
+N_ENVS = 4
+N_TASKS = 1000
+
+
+class FixedLengthEnv(gym.Env):
+    """Does nothing; every episode lasts ``length`` steps; accepts ``options["task"]``."""
+
+    observation_space = gym.spaces.Box(0.0, 1.0, (1,), np.float32)
+    action_space = gym.spaces.Discrete(2)
+
+    def __init__(self, length: int = 1):
+        self.length = length
+        self.t = 0
+        self.task = 0
+        self.observation = np.zeros(1, np.float32)
+
+    def reset(self, *, seed=None, options=None):
+        super().reset(seed=seed)
+        if options and "task" in options:
+            self.task = options["task"]
+        self.t = 0
+        return self.observation, {}
+
+    def step(self, action):
+        self.t += 1
+        return self.observation, 1.0, self.t >= self.length, False, {}
+
+
+def raw_gym(length: int):
+    return gym.vector.AsyncVectorEnv([lambda: FixedLengthEnv(length)] * N_ENVS)
+
+
+def null_teacher():
+    """A teacher with vectorised sampling and no update work: the wrapper's own cost."""
+    from autocurr.spaces import Discrete
+    from autocurr.teachers.base import Teacher
+
+    class NullTeacher(Teacher):
+        name = "null"
+
+        def _sample_many(self, k):
+            return self.rng.integers(N_TASKS, size=k).tolist()
+
+        def update_batch(self, tasks, signals):
+            self.n_updates += len(tasks)
+
+    return NullTeacher(Discrete(N_TASKS), seed=0)
+
+
+def ours(backend: str, teacher_name: str = "uniform"):
+    def build(length: int):
+        from autocurr import make_teacher
+        from autocurr.spaces import Discrete
+        from autocurr.vector import make_vec_env
+
+        if teacher_name == "null":
+            teacher = null_teacher()
+        else:
+            teacher = make_teacher(teacher_name, Discrete(N_TASKS), seed=0)
+        return make_vec_env(
+            FixedLengthEnv, N_ENVS, teacher, backend=backend, env_kwargs={"length": length}
+        )
+
+    return build
+
+
+def raw_sb3(length: int):
+    from stable_baselines3.common.vec_env import SubprocVecEnv
+
+    return SubprocVecEnv([lambda: FixedLengthEnv(length)] * N_ENVS)
+
+
+def time_steps(venv, n_steps: int, sb3: bool) -> float:
+    """Env-steps/s over ``n_steps`` vector steps after a short warm-up."""
+    actions = np.zeros(N_ENVS, dtype=np.int64)
+    venv.reset()
+    for _ in range(100):
+        venv.step(actions)
+    start = time.perf_counter()
+    for _ in range(n_steps):
+        venv.step(actions)
+    elapsed = time.perf_counter() - start
+    return n_steps * N_ENVS / elapsed
+
+
+def measure(build, length: int, n_steps: int, sb3: bool = False) -> float:
+    venv = build(length)
+    try:
+        return time_steps(venv, n_steps, sb3)
+    finally:
+        venv.close()
+
+
+SYLLABUS_SCRIPT = r"""
+import json, os, sys, time
+import gymnasium as gym
+import numpy as np
+sys.path.insert(0, {bench_dir!r})
+from vec_throughput import FixedLengthEnv, N_ENVS, N_TASKS
+from syllabus.core import GymnasiumSyncWrapper, TaskWrapper, make_multiprocessing_curriculum
+from syllabus.curricula import DomainRandomization
+from syllabus.task_space import DiscreteTaskSpace
+
+results = {{}}
+for length in {lengths!r}:
+    rates = []
+    for _ in range({repeats}):
+        space = DiscreteTaskSpace(N_TASKS)
+        curriculum = make_multiprocessing_curriculum(DomainRandomization(space))
+
+        def make_env(length=length, curriculum=curriculum, space=space):
+            env = TaskWrapper(FixedLengthEnv(length))
+            return GymnasiumSyncWrapper(env, space, curriculum.components, buffer_size=1)
+
+        venv = gym.vector.AsyncVectorEnv([make_env] * N_ENVS)
+        actions = np.zeros(N_ENVS, dtype=np.int64)
+        venv.reset()
+        for _ in range(100):
+            venv.step(actions)
+        start = time.perf_counter()
+        for _ in range({n_steps}):
+            venv.step(actions)
+        rates.append({n_steps} * N_ENVS / (time.perf_counter() - start))
+        # close() can hang in this release (peers.md 1.7 item 4): terminate the workers instead.
+        venv.close(terminate=True)
+    results[length] = rates
+print("RESULT " + json.dumps(results), flush=True)
+os._exit(0)
+"""
+
+
+def syllabus_rates(lengths, repeats: int, n_steps: int) -> dict | str:
+    try:
+        import importlib.util
+
+        if importlib.util.find_spec("syllabus") is None:
+            return "not installed"
+    except ImportError:
+        return "not installed"
+    script = SYLLABUS_SCRIPT.format(
+        bench_dir=os.path.dirname(os.path.abspath(__file__)),
+        lengths=list(lengths),
+        repeats=repeats,
+        n_steps=n_steps,
+    )
+    try:
+        done = subprocess.run(
+            [sys.executable, "-c", script], capture_output=True, text=True, timeout=600
+        )
+    except subprocess.TimeoutExpired:
+        return "timed out after 600 s"
+    for line in done.stdout.splitlines():
+        if line.startswith("RESULT "):
+            return {int(k): v for k, v in json.loads(line[7:]).items()}
+    return "failed: " + (done.stderr.strip().splitlines() or ["no output"])[-1]
+
+
+def versions() -> str:
+    import stable_baselines3
+
+    return (
+        f"python {platform.python_version()}, gymnasium {gym.__version__}, "
+        f"stable-baselines3 {stable_baselines3.__version__}, numpy {np.__version__}"
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--steps", type=int, default=2000, help="timed vector steps per run")
+    parser.add_argument("--lengths", type=int, nargs="+", default=[1, 100])
+    parser.add_argument("--no-syllabus", action="store_true")
+    args = parser.parse_args()
+
+    # family -> (raw builder, {label: wrapped builder}, sb3)
+    families = {
+        "gymnasium AsyncVectorEnv": (
+            raw_gym,
+            {"uniform": ours("async"), "null teacher": ours("async", "null")},
+            False,
+        ),
+        "SB3 SubprocVecEnv": (raw_sb3, {"uniform": ours("sb3-subproc")}, True),
+    }
+    rows = []
+    raw_gym_medians = {}
+    for length in args.lengths:
+        for name, (raw_build, wrapped_builds, sb3) in families.items():
+            raw = []
+            wrapped = {label: [] for label in wrapped_builds}
+            for _ in range(args.repeats):  # interleaved: raw, then each variant, back to back
+                raw.append(measure(raw_build, length, args.steps, sb3))
+                for label, build in wrapped_builds.items():
+                    wrapped[label].append(measure(build, length, args.steps, sb3))
+            if not sb3:
+                raw_gym_medians[length] = statistics.median(raw)
+            for label, rates in wrapped.items():
+                ratio = statistics.median(w / r for r, w in zip(raw, rates, strict=True))
+                row_name = f"{name}, teacher {label}"
+                medians = statistics.median(raw), statistics.median(rates)
+                rows.append((length, row_name, *medians, ratio))
+                print(f"# length {length} {row_name}: raw {raw} ours {rates}", flush=True)
+
+    peer = "skipped" if args.no_syllabus else syllabus_rates(args.lengths, args.repeats, args.steps)
+
+    print()
+    print(f"Command: `nice -n 10 python benchmarks/vec_throughput.py {' '.join(sys.argv[1:])}`")
+    print(f"Date: {datetime.datetime.now(datetime.UTC):%Y-%m-%d %H:%M UTC}")
+    print(f"Versions: {versions()}")
+    print(f"Machine: {platform.machine()}, {os.cpu_count()} CPUs, load {os.getloadavg()[0]:.1f}")
+    print(f"{N_ENVS} workers, {N_TASKS} tasks, {args.repeats} interleaved repeats x "
+          f"{args.steps} vector steps; env-steps/s, medians")
+    print()
+    print("| episode length | vector env | raw | autocurr | paired ratio (median) |")
+    print("|---|---|---|---|---|")
+    for length, name, raw, wrapped, ratio in rows:
+        print(f"| {length} | {name} | {raw:,.0f} | {wrapped:,.0f} | {ratio:.2f}x |")
+    if isinstance(peer, dict):
+        for length, rates in peer.items():
+            rate = statistics.median(rates)
+            print(
+                f"| {length} | Syllabus 0.7 GymnasiumSyncWrapper + AsyncVectorEnv (peer, DR) | "
+                f"{raw_gym_medians[length]:,.0f} (raw above) | {rate:,.0f} | "
+                f"{rate / raw_gym_medians[length]:.2f}x (unpaired) |"
+            )
+    else:
+        print(f"\nSyllabus peer row: {peer}")
+
+
+if __name__ == "__main__":
+    main()
