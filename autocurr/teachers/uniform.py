@@ -30,6 +30,12 @@ class UniformTeacher(Teacher):
     def _sample_one(self) -> Any:
         return self.space.sample(self.rng)
 
+    def _sample_many(self, k: int) -> list:
+        if not self.space.finite:
+            return [self.space.sample(self.rng) for _ in range(k)]
+        # One vectorised draw: vector envs refill many task queues at once.
+        return [self.space.task(int(i)) for i in self.rng.integers(self.space.size, size=k)]
+
     def probabilities(self) -> np.ndarray:
         if not self.space.finite:
             raise NotImplementedError("a Box has a density, not a probability vector")
