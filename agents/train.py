@@ -445,12 +445,13 @@ def train(config: TrainConfig) -> dict[str, Any]:
     teacher_seed, *env_seeds = np.random.SeedSequence(config.seed).spawn(config.n_envs + 1)
     teacher = build_teacher(config, preset, teacher_seed)
     run_dir = unique_run_dir(Path(config.logdir), config.run_name or config.default_run_name())
-    if config.agent == "ppo-batched":
-        return _train_batched(config, preset, device, teacher, run_dir)
     if device == "cpu":
         # One intra-op thread: the policy MLP is too small to split, and the second core is
-        # better left to the environments (measured: 1 thread >= 2 threads on 2 cores).
+        # better left to the environments (measured: 1 thread >= 2 threads on 2 cores). The
+        # batched student does use a second thread well, but benchmark jobs run two at a time.
         torch.set_num_threads(1)
+    if config.agent == "ppo-batched":
+        return _train_batched(config, preset, device, teacher, run_dir)
 
     vec_env = make_curriculum_vec_env(
         preset, teacher, env_seeds, run_dir / "monitor", config.env_kwargs
