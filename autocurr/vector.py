@@ -381,9 +381,7 @@ def _make_sb3_wrapper_class():
         def close(self) -> None:
             if getattr(self.venv, "closed", False):
                 return
-            _close_guarded(
-                self.venv.close, getattr(self.venv, "processes", ()), self.close_timeout
-            )
+            _close_guarded(self.venv.close, getattr(self.venv, "processes", ()), self.close_timeout)
 
     return CurriculumVecEnv
 

@@ -318,4 +318,3 @@ class BatchedMaze:
     def elapsed_steps(self) -> torch.Tensor:
         """Steps taken in each env's current episode."""
         return self._t.clone()
-
