@@ -293,3 +293,19 @@ def test_bad_rollout_containers_raise_value_error():
         episode_scores([1.0, 0.0])
     with pytest.raises(ValueError, match="lam"):
         gae([1.0], [0.0], [1], 0.0, gamma=0.9, lam=2.0)
+
+
+def test_pooled_level_scores_pool_envs_that_ran_the_same_level():
+    from autocurr.teachers.scores import EpisodeScore, pooled_level_scores
+
+    episodes = [
+        EpisodeScore(0, 0, 3, 0.2, 0.9, True),
+        EpisodeScore(0, 3, 8, 0.4, 0.0, False),  # cut by the rollout end: counts, no return
+        EpisodeScore(1, 0, 8, 0.6, 0.5, True),
+        EpisodeScore(2, 0, 8, 1.0, 0.7, True),
+    ]
+    pooled = pooled_level_scores([b"a", b"b", b"a"], episodes)
+    score_a, returns_a = pooled[b"a"]
+    assert score_a == pytest.approx((0.2 + 0.4 + 1.0) / 3) and returns_a == [0.9, 0.7]
+    assert pooled[b"b"] == (pytest.approx(0.6), [0.5])
+    assert pooled_level_scores([b"c"], [])[b"c"][0] == -math.inf

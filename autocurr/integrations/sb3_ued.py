@@ -75,7 +75,12 @@ except ImportError as error:  # pragma: no cover - exercised only without the ex
     ) from error
 
 from autocurr.teachers.base import Teacher
-from autocurr.teachers.scores import SCORE_FUNCTIONS, Rollout, episode_scores
+from autocurr.teachers.scores import (
+    SCORE_FUNCTIONS,
+    Rollout,
+    episode_scores,
+    pooled_level_scores,
+)
 
 __all__ = ["UEDPPO", "is_level_teacher", "spearman"]
 
@@ -286,32 +291,27 @@ class UEDPPO(PPO):
 
     # ----------------------------------------------------------------------------- scoring
     def _score_levels(self, rollout: Rollout, report: bool) -> None:
-        groups: dict[Hashable, list[int]] = {}
-        for index, level in enumerate(self._levels):
-            groups.setdefault(level, []).append(index)
         best = np.array([self._best_return(level) for level in self._levels])
-        functions = self._diagnostic_scores(rollout)
-        per_function = {
-            name: episode_scores(rollout, name, self.gamma, self.gae_lambda, best_returns=best)
-            for name in functions
+        pooled = {
+            name: pooled_level_scores(
+                self._levels,
+                episode_scores(rollout, name, self.gamma, self.gae_lambda, best_returns=best),
+            )
+            for name in self._diagnostic_scores(rollout)
         }
         main = getattr(self.teacher, "score_function", "pvl")
+        first = next(iter(pooled.values()))
         reported = []
-        for level, envs in groups.items():
-            scores = {
-                name: _pooled_score(episodes, envs) for name, episodes in per_function.items()
-            }
-            finished = [e for e in per_function[functions[0]] if e.env_index in envs and e.finished]
-            returns = [e.episode_return for e in finished]
+        for level, (_, returns) in first.items():
+            scores = {name: per_level[level][0] for name, per_level in pooled.items()}
             if report:
                 score = self._true_regret(level, returns) if self.oracle_score else scores[main]
                 reported.append(self._report(level, score, returns))
             if self.optimal_return is not None and returns:
                 self._log_level(level, scores, returns)
-        if reported:
-            valid = [s for s in reported if s is not None]
-            if valid:
-                self.logger.record("ued/score_mean", float(np.mean(valid)))
+        valid = [s for s in reported if s is not None]
+        if valid:
+            self.logger.record("ued/score_mean", float(np.mean(valid)))
         self._log_correlations()
 
     def _diagnostic_scores(self, rollout: Rollout) -> list[str]:
@@ -436,8 +436,3 @@ class UEDPPO(PPO):
             "unscored_levels": int(self.unscored_levels),
             **{f"rollouts_{kind}": n for kind, n in self.rollouts_by_kind.items()},
         }
-
-
-def _pooled_score(episodes: list[Any], envs: list[int]) -> float:
-    values = [e.score for e in episodes if e.env_index in envs]
-    return float(np.mean(values)) if values else -math.inf
