@@ -38,7 +38,41 @@ __all__ = ["Exp3Teacher"]
 _LOG_WEIGHT_SHIFT = 500.0
 
 
-class Exp3Teacher(Teacher):
+class FlooredTreeBandit(Teacher):
+    """Sampling shared by EXP3 and EXP3-IX: a :class:`SumTree` of weights (``self._tree``) mixed
+    with a uniform share ``_floor_share`` (EXP3's ``gamma``, EXP3-IX's ``epsilon``), and the
+    bandit reward from the shared progress module (``self.progress``, ``self.reward_mode``)."""
+
+    @property
+    def _floor_share(self) -> float:
+        raise NotImplementedError
+
+    def probabilities(self) -> np.ndarray:
+        weights, share = self._tree.weights(), self._floor_share
+        return (1.0 - share) * weights / weights.sum() + share / weights.size
+
+    def exploration_floor(self) -> float:
+        return self._floor_share / self.space.size
+
+    def _probability(self, index: int) -> float:
+        share = self._floor_share
+        return (1.0 - share) * self._tree.weight(index) / self._tree.total + share / self._tree.size
+
+    def _draw_index(self) -> int:
+        return self._tree.draw_with_floor(self.rng.random(), self._floor_share)
+
+    def _sample_one(self) -> Any:
+        return self.space.task(self._draw_index())
+
+    def _validate_signal(self, value: float) -> None:
+        check_bandit_signal(self.name, self.reward_mode, value)
+
+    def bandit_reward(self, index: int, signal: float) -> float:
+        """Reward in [0, 1] for task ``index``; updates the progress statistics in place."""
+        return self.progress.bandit_reward(index, signal, self.reward_mode)
+
+
+class Exp3Teacher(FlooredTreeBandit):
     """EXP3 over a finite task space; see the module docstring for the rule and defaults."""
 
     name = "exp3"
@@ -80,31 +114,11 @@ class Exp3Teacher(Teacher):
         leaves = [math.exp(w - self._shift) for w in self.log_weights.tolist()]
         self._tree = SumTree(np.array(leaves))
 
-    def probabilities(self) -> np.ndarray:
-        weights = self._tree.weights()
-        return (1.0 - self.gamma) * weights / weights.sum() + self.gamma / weights.size
-
-    def exploration_floor(self) -> float:
-        return self.gamma / self.space.size
-
-    def _probability(self, index: int) -> float:
-        share = self._tree.weight(index) / self._tree.total
-        return (1.0 - self.gamma) * share + self.gamma / self._tree.size
-
-    def _draw_index(self) -> int:
-        return self._tree.draw_with_floor(self.rng.random(), self.gamma)
-
-    def _sample_one(self) -> Any:
-        return self.space.task(self._draw_index())
+    @property
+    def _floor_share(self) -> float:
+        return self.gamma
 
     # ----------------------------------------------------------------------------- updates
-    def _validate_signal(self, value: float) -> None:
-        check_bandit_signal(self.name, self.reward_mode, value)
-
-    def bandit_reward(self, index: int, signal: float) -> float:
-        """Reward in [0, 1] for task ``index``; updates the progress statistics in place."""
-        return self.progress.bandit_reward(index, signal, self.reward_mode)
-
     def _update(self, task: Any, signal: float) -> None:
         index = self.space.index(task)
         reward = self.bandit_reward(index, signal)

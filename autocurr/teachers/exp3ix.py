@@ -43,8 +43,9 @@ from typing import Any
 import numpy as np
 
 from autocurr.spaces import Space
-from autocurr.teachers.base import Teacher, check_unit_interval
-from autocurr.teachers.progress import REWARD_MODES, ProgressSignal, check_bandit_signal
+from autocurr.teachers.base import check_unit_interval
+from autocurr.teachers.exp3 import FlooredTreeBandit
+from autocurr.teachers.progress import REWARD_MODES, ProgressSignal
 from autocurr.teachers.sumtree import SumTree
 
 __all__ = ["Exp3IXTeacher"]
@@ -53,7 +54,7 @@ __all__ = ["Exp3IXTeacher"]
 _REBUILD_BELOW = 1e-150
 
 
-class Exp3IXTeacher(Teacher):
+class Exp3IXTeacher(FlooredTreeBandit):
     """EXP3-IX over a finite task space; see the module docstring for the rule and defaults."""
 
     name = "exp3ix"
@@ -127,31 +128,11 @@ class Exp3IXTeacher(Teacher):
         """The current weights ``w_i`` (up to a common scale)."""
         return self._tree.weights()
 
-    def probabilities(self) -> np.ndarray:
-        weights = self._tree.weights()
-        return (1.0 - self.epsilon) * weights / weights.sum() + self.epsilon / weights.size
-
-    def exploration_floor(self) -> float:
-        return self.epsilon / self.space.size
-
-    def _probability(self, index: int) -> float:
-        share = self._tree.weight(index) / self._tree.total
-        return (1.0 - self.epsilon) * share + self.epsilon / self._tree.size
-
-    def _draw_index(self) -> int:
-        return self._tree.draw_with_floor(self.rng.random(), self.epsilon)
-
-    def _sample_one(self) -> Any:
-        return self.space.task(self._draw_index())
+    @property
+    def _floor_share(self) -> float:
+        return self.epsilon
 
     # ----------------------------------------------------------------------------- updates
-    def _validate_signal(self, value: float) -> None:
-        check_bandit_signal(self.name, self.reward_mode, value)
-
-    def bandit_reward(self, index: int, signal: float) -> float:
-        """Reward in [0, 1] for task ``index``; updates the progress statistics in place."""
-        return self.progress.bandit_reward(index, signal, self.reward_mode)
-
     def _update(self, task: Any, signal: float) -> None:
         index = self.space.index(task)
         loss = 1.0 - self.bandit_reward(index, signal)
