@@ -387,13 +387,7 @@ def _train_batched(
         "total_timesteps": result["steps"],
         "train_time_s": result["seconds"],
         "steps_per_second": result["steps_per_second"],
-        "teacher": {
-            "name": teacher.name,
-            "signal": teacher.signal,
-            "hyperparameters": teacher.hyperparameters,
-            "final_probabilities": _probabilities_or_none(teacher),
-            "stats": teacher.stats(),
-        },
+        "teacher": _teacher_record(teacher),
         "tasks": {"task_labels": list(preset.task_labels)},
         "episodes": {"teacher_updates": int(teacher.n_updates)},
         "ued": {
@@ -997,13 +991,7 @@ def _summary(
         "train_time_s": train_seconds,
         "wall_time_s": wall_seconds,
         "steps_per_second": model.num_timesteps / train_seconds,
-        "teacher": {
-            "name": teacher.name,
-            "signal": teacher.signal,
-            "hyperparameters": teacher.hyperparameters,
-            "final_probabilities": _probabilities_or_none(teacher),
-            "stats": teacher.stats(),
-        },
+        "teacher": _teacher_record(teacher),
         "tasks": record,
         "episodes": episodes,
         "training_curve": {
@@ -1030,6 +1018,16 @@ def _ued_record(model: PPO) -> dict[str, Any]:
     if not isinstance(model, UEDPPO):
         return {}
     return {"ued": model.budget(), "score_correlations": model.score_correlations()}
+
+
+def _teacher_record(teacher: Teacher) -> dict[str, Any]:
+    return {
+        "name": teacher.name,
+        "signal": teacher.signal,
+        "hyperparameters": teacher.hyperparameters,
+        "final_probabilities": _probabilities_or_none(teacher),
+        "stats": teacher.stats(),
+    }
 
 
 def _probabilities_or_none(teacher: Teacher) -> list[float] | None:

@@ -40,21 +40,9 @@ from typing import Any
 import numpy as np
 import torch
 
-from .maze import MazeLevel, generate_level
+from .maze import MazeLevel, _parse_size, generate_level
 
 __all__ = ["BatchedMaze"]
-
-
-def _parse_size(size: int | tuple[int, int]) -> tuple[int, int]:
-    if isinstance(size, (tuple, list)):
-        if len(size) != 2:
-            raise ValueError(f"size must be an int or (height, width), got {size!r}")
-        h, w = operator.index(size[0]), operator.index(size[1])
-    else:
-        h = w = operator.index(size)
-    if h < 1 or w < 1 or h * w < 2:
-        raise ValueError(f"grid must have at least 2 cells, got {h}x{w}")
-    return h, w
 
 
 class BatchedMaze:
