@@ -131,7 +131,7 @@ def test_plain_plr_trains_on_fresh_levels():
     assert model.budget()["grad_updates"] == 3
 
 
-def test_reported_score_is_the_pvl_of_the_rollout_with_raw_rewards():
+def test_reported_score_is_the_maxmc_of_the_rollout_with_raw_rewards():
     teacher = make_teacher("plr", space(), seed=0, score="maxmc", buffer_size=100, min_fill=1.0)
     model = UEDPPO("MlpPolicy", make_vec_env(n_envs=1), teacher=teacher, **PPO_KWARGS)
     captured = {}

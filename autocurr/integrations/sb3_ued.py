@@ -279,7 +279,6 @@ class UEDPPO(PPO):
         return score in _POLICY_SCORES or self.optimal_return is not None
 
     def _action_probabilities(self, n_steps: int) -> np.ndarray | None:
-        distribution = None
         observations = self.rollout_buffer.observations[:n_steps]
         flat = observations.reshape(-1, *observations.shape[2:])
         with torch.no_grad():
