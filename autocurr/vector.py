@@ -71,7 +71,8 @@ class QueuedTaskEnv(TaskQueueWrapper):
     tasks. ``signal`` (a name of :func:`~autocurr.wrappers.episode_signal` or a callable) sets what
     ``info["curriculum"]["signal"]`` holds at an episode end; the default is the return, as in
     :class:`TaskQueueWrapper`. Only ``task`` and ``signal`` are sent: every extra key costs
-    the learner an array per step in gymnasium's info batching.
+    the learner an array per step in gymnasium's info batching. For the same reason
+    ``info["task"]`` is set at reset only, not on every step as ``TaskQueueWrapper`` does.
     """
 
     def __init__(
@@ -108,11 +109,18 @@ class QueuedTaskEnv(TaskQueueWrapper):
         return super().reset(seed=seed, options=options)
 
     def step(self, action: Any):
-        observation, reward, terminated, truncated, info = super().step(action)
+        # Unlike TaskQueueWrapper, no info["task"] on every step: the vector env would batch it
+        # into an array per step (~5% of a 1-step-episode env's throughput). The task is in the
+        # reset info and in info["curriculum"] at the episode end.
+        observation, reward, terminated, truncated, info = self.env.step(action)
+        self.episode_return += float(reward)
         self.episode_length += 1
-        if (terminated or truncated) and self.signal_fn is not None:
-            value = self.signal_fn(self.episode_return, self.episode_length, info)
-            info["curriculum"]["signal"] = float(value)
+        if terminated or truncated:
+            self._episode_open = False
+            value = self.episode_return
+            if self.signal_fn is not None:
+                value = self.signal_fn(self.episode_return, self.episode_length, info)
+            info["curriculum"] = {"task": self.task, "signal": float(value)}
         return observation, reward, terminated, truncated, info
 
 

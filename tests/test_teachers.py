@@ -132,6 +132,10 @@ def test_load_state_dict_rejects_a_mismatched_teacher():
         (lambda t: t.update_batch([0, 1], [1.0]), "lengths must match"),
         (lambda t: t.update_batch([0, 1, 2], [1.0, 0.5, float("nan")]), "item 2: .*finite"),
         (lambda t: t.update_batch([0, 9], [1.0, 0.5]), "item 1: .*not in Discrete"),
+        (lambda t: t.update_batch(np.array([0, 1]), [1.0, 2j]), "item 1: .*real number"),
+        (lambda t: t.update_batch([0, True], [1.0, 0.5]), "item 1: .*not in Discrete"),
+        (lambda t: t.update_batch(np.array([0, 1]), np.ones((2, 2))), "lengths must match"),
+        (lambda t: t.update_batch([0, 1.5], [1.0, 0.5]), "item 1: .*not in Discrete"),
     ],
 )
 def test_bad_input_raises_and_leaves_state_unchanged(name, call, message):
@@ -149,11 +153,12 @@ def test_exp3_signal_mode_rejects_rewards_outside_unit_interval():
         teacher.update(0, 1.5)
 
 
-def test_update_batch_equals_sequential_updates():
+@pytest.mark.parametrize("as_arrays", [False, True])  # lists: general path; arrays: numpy path
+def test_update_batch_equals_sequential_updates(as_arrays):
     a = make_teacher("exp3", Discrete(4), seed=0)
     b = make_teacher("exp3", Discrete(4), seed=0)
     tasks, signals = [0, 3, 3, 1, 0], [0.0, 1.0, 0.2, 0.7, 1.0]
-    a.update_batch(tasks, np.array(signals))
+    a.update_batch(np.array(tasks) if as_arrays else tasks, np.array(signals))
     for task, signal in zip(tasks, signals, strict=True):
         b.update(task, signal)
     assert_same_state(a.state_dict(), b.state_dict())
