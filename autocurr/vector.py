@@ -316,10 +316,10 @@ class CurriculumVectorEnv(VectorWrapper):
         if outcome is None:
             self.feed.report([], [], n_ended)
             return
-        envs = np.flatnonzero(source["_curriculum"])
-        tasks = outcome["task"][envs]
+        carried = source["_curriculum"]
+        tasks = outcome["task"][carried]
         tasks = list(tasks) if tasks.dtype == object else tasks.tolist()
-        self.feed.report(tasks, outcome["signal"][envs].tolist(), n_ended)
+        self.feed.report(tasks, outcome["signal"][carried].tolist(), n_ended)
 
     def close(self, **kwargs: Any) -> None:
         if self.env.closed:

@@ -190,6 +190,30 @@ class Teacher:
         the general path, which also words the error for bad input."""
         if type(self.space) is not Discrete or not tasks:
             return None
+        if type(signals) is list and len(signals) == len(tasks) and len(tasks) <= 64:
+            # Small lists (a vector env's step): plain Python beats numpy's call overhead.
+            if not (
+                all(type(task) is int for task in tasks)
+                and all(type(value) is float and math.isfinite(value) for value in signals)
+                and min(tasks) >= 0
+                and max(tasks) < self.space.n
+            ):
+                return None
+            pairs = list(zip(tasks, signals, strict=True))
+        else:
+            pairs = self._checked_integer_arrays(tasks, signals)
+            if pairs is None:
+                return None
+        try:
+            for _, value in pairs:
+                self._validate_signal(value)
+        except ValueError:
+            return None
+        return pairs
+
+    def _checked_integer_arrays(
+        self, tasks: list[Any], signals: Sequence[float]
+    ) -> list[tuple[int, float]] | None:
         if not all(type(task) is int or isinstance(task, np.integer) for task in tasks):
             return None  # bools and floats would pass numpy's integer conversion
         try:
@@ -208,13 +232,7 @@ class Teacher:
             or not np.isfinite(values).all()
         ):
             return None
-        pairs = list(zip(task_array.tolist(), values.tolist(), strict=True))
-        try:
-            for _, value in pairs:
-                self._validate_signal(value)
-        except ValueError:
-            return None
-        return pairs
+        return list(zip(task_array.tolist(), values.tolist(), strict=True))
 
     def _validate_signal(self, value: float) -> None:
         """Hook for teachers whose signal has a range (e.g. success in [0, 1])."""

@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from autocurr.spaces import Space
+from autocurr.spaces import Discrete, Space
 from autocurr.teachers.base import Teacher
 
 __all__ = ["UniformTeacher"]
@@ -34,7 +34,10 @@ class UniformTeacher(Teacher):
         if not self.space.finite:
             return [self.space.sample(self.rng) for _ in range(k)]
         # One vectorised draw: vector envs refill many task queues at once.
-        return [self.space.task(int(i)) for i in self.rng.integers(self.space.size, size=k)]
+        indices = self.rng.integers(self.space.size, size=k)
+        if type(self.space) is Discrete:
+            return indices.tolist()  # a Discrete task is its index
+        return [self.space.task(int(i)) for i in indices]
 
     def probabilities(self) -> np.ndarray:
         if not self.space.finite:
