@@ -59,6 +59,10 @@ _BUILTIN: dict[str, str] = {
     "accel": "autocurr.teachers.accel:ACCELTeacher",
     "paired": "autocurr.teachers.paired:PAIREDTeacher",
     "repaired": "autocurr.teachers.paired:REPAIREDTeacher",
+    "odm": "autocurr.teachers.odm:ODMTeacher",
+    "doremi": "autocurr.teachers.doremi:DoReMiTeacher",
+    "sec": "autocurr.teachers.sec:SECTeacher",
+    "learnability": "autocurr.teachers.learnability:LearnabilityTeacher",
 }
 _REGISTRY: dict[str, type[Teacher]] = {}
 
