@@ -12,6 +12,13 @@ same rule as :class:`~autocurr.integrations.sb3_ued.UEDPPO`), and rollouts their
 ``should_train`` rejects (PLR⊥'s fresh levels, ACCEL's children) skip the PPO update while their
 steps still count in ``timesteps``. SFL and PAIRED are not supported by this student yet.
 
+Checkpoints: ``at_boundary(steps, snapshot)`` runs before every rollout, where ``snapshot()``
+returns everything the learner needs to continue (weights, Adam state, the minibatch generator,
+torch's global RNG that samples actions, the per-rollout history and counters); ``resume=`` takes
+such a snapshot. The env needs nothing: every rollout starts with a reset onto the levels the
+teacher assigns (or, without a teacher, the env's seeded levels), so a resumed run repeats an
+uninterrupted one exactly on the same device.
+
 PPO settings follow ``autocurr train``'s SB3 defaults (separate [128, 128] tanh MLPs for policy and
 value, lr 3e-4, gamma 0.99, GAE lambda 0.95, clip 0.2, entropy 0.01, value coefficient 0.5,
 gradient-norm clip 0.5, advantages normalised per minibatch, 4 epochs) with more envs (256) and
@@ -127,13 +134,18 @@ def train_batched(
     cfg: BatchedPPOConfig,
     teacher: Teacher | None = None,
     task_to_level: Callable[[Any], Any] | None = None,
+    *,
+    resume: dict[str, Any] | None = None,
+    at_boundary: Callable[[int, Callable[[], dict[str, Any]]], bool] | None = None,
 ) -> dict[str, Any]:
     """Train PPO on ``BatchedMaze``; ``teacher`` assigns a task per env and rollout: a maze level
     (a ``Levels`` space) or, with ``task_to_level``, any task that function turns into a level
     (e.g. the maze preset's distance bins). Without a teacher the envs keep their seeded levels.
 
     Returns the model and a per-rollout record (steps, success rate and mean return of the
-    episodes finished in the rollout) plus the steps/s of the whole run."""
+    episodes finished in the rollout) plus the steps/s of the whole run. When ``at_boundary``
+    returns False training stops before that rollout and ``result["stopped"]`` is True;
+    ``result["snapshot"]()`` is the learner's state at the end (see the module docstring)."""
     device = torch.device(cfg.device)
     torch.manual_seed(cfg.seed)
     gen = torch.Generator().manual_seed(cfg.seed)
@@ -152,9 +164,33 @@ def train_batched(
         "dones": torch.zeros((T, n), device=device),
         "episode_returns": torch.zeros((T, n), device=device),
     }
-    history, steps, steps_no_grad = [], 0, 0
+    history, steps, steps_no_grad, seconds_before = [], 0, 0, 0.0
+    if resume is not None:
+        model.load_state_dict(resume["model"])
+        optimizer.load_state_dict(resume["optimizer"])
+        gen.set_state(resume["generator"])
+        _set_torch_rng(resume["torch_rng"], device)
+        history, steps = list(resume["history"]), int(resume["steps"])
+        steps_no_grad, seconds_before = int(resume["steps_no_grad"]), float(resume["seconds"])
     started = time.perf_counter()
+
+    def snapshot() -> dict[str, Any]:
+        return {
+            "model": model.state_dict(),
+            "optimizer": optimizer.state_dict(),
+            "generator": gen.get_state(),
+            "torch_rng": _torch_rng(device),
+            "history": list(history),
+            "steps": steps,
+            "steps_no_grad": steps_no_grad,
+            "seconds": seconds_before + time.perf_counter() - started,
+        }
+
+    stopped = False
     while steps < cfg.timesteps:
+        if at_boundary is not None and not at_boundary(steps, snapshot):
+            stopped = True
+            break
         tasks, trains = _assign(teacher, n)
         if tasks is not None:
             env.set_levels(tasks if task_to_level is None else [task_to_level(t) for t in tasks])
@@ -187,9 +223,24 @@ def train_batched(
         else:
             entry = _report_episodes(storage, tasks, teacher, steps)
         history.append({**entry, "trained": trains})
-    elapsed = time.perf_counter() - started
+    elapsed = seconds_before + time.perf_counter() - started
     return {"model": model, "history": history, "steps": steps, "steps_no_grad": steps_no_grad,
-            "steps_per_second": steps / elapsed, "seconds": elapsed}  # fmt: skip
+            "steps_per_second": steps / max(elapsed, 1e-9), "seconds": elapsed,
+            "stopped": stopped, "snapshot": snapshot}  # fmt: skip
+
+
+def _torch_rng(device: torch.device) -> dict[str, torch.Tensor]:
+    """Torch's global RNG states that sample the actions (CPU, and the CUDA device if used)."""
+    state = {"cpu": torch.get_rng_state()}
+    if device.type == "cuda":
+        state["cuda"] = torch.cuda.get_rng_state(device)
+    return state
+
+
+def _set_torch_rng(state: dict[str, torch.Tensor], device: torch.device) -> None:
+    torch.set_rng_state(state["cpu"])
+    if "cuda" in state and device.type == "cuda":
+        torch.cuda.set_rng_state(state["cuda"], device)
 
 
 def _assign(teacher: Teacher | None, n: int) -> tuple[list[Any] | None, bool]:

@@ -31,6 +31,10 @@ SB3_EXTRA_MODULES = {
 #: a test checks they agree).
 DEFAULT_TIMESTEPS = 2_000_000
 USAGE_ERROR = 2
+#: Exit status of a run stopped by Ctrl-C / SIGTERM (the shell convention: 128 + SIGINT).
+INTERRUPTED = 130
+#: ``train`` options that may accompany ``--resume`` (they change no result).
+RESUME_COMPATIBLE = frozenset({"no_progress"})
 
 
 class CliError(Exception):
@@ -61,7 +65,14 @@ def _add_train_parser(subparsers: Any) -> None:
         help="train a PPO student on a teacher's curriculum, then evaluate it on held-out tasks",
         description="Train an SB3 PPO student with a curriculum teacher. Outputs (TensorBoard "
         "events, model.zip, teacher_state.pkl, config.json, summary.json, plots) go to "
-        "<logdir>/<run-name>/.",
+        "<logdir>/<run-name>/. Ctrl-C (or SIGTERM) stops at the end of the current rollout "
+        "after saving <run>/checkpoint/; --resume <run> continues from it.",
+    )
+    parser.add_argument(
+        "--resume",
+        metavar="RUN_DIR",
+        help="continue a stopped or killed run from RUN_DIR/checkpoint/ with the settings in "
+        "RUN_DIR/config.json, to its original --timesteps (only --no-progress may be added)",
     )
     parser.add_argument(
         "--env", default="autocurr/Maze-v0", help="gymnasium id (default: %(default)s)"
@@ -119,6 +130,14 @@ def _add_train_parser(subparsers: Any) -> None:
         default=0,
         metavar="STEPS",
         help="also save model + teacher every STEPS env steps under checkpoints/ (0: only at end)",
+    )
+    parser.add_argument(
+        "--checkpoint-every",
+        type=int,
+        metavar="STEPS",
+        help="save the resumable checkpoint (RUN_DIR/checkpoint/, replaced each time) every "
+        "STEPS env steps at a rollout boundary (default: 10%% of --timesteps, at most 50,000; "
+        "0: only on Ctrl-C / SIGTERM and at the end)",
     )
     parser.add_argument(
         "--ppo-kwargs",
@@ -240,7 +259,51 @@ def _one_line_doc(cls: type) -> str:
 
 def _run_train(args: argparse.Namespace) -> int:
     _require_sb3_extra("train")
-    from autocurr.agents.evaluation import print_eval_table
+    from autocurr.agents.train import TrainingInterrupted
+
+    try:
+        summary = _resume(args) if args.resume is not None else _train(args)
+    except TrainingInterrupted as stop:
+        print(f"autocurr train: {stop}", file=sys.stderr)
+        return INTERRUPTED
+    except KeyboardInterrupt:
+        print(
+            "autocurr train: aborted without a checkpoint; --resume RUN_DIR continues from the "
+            "last periodic one",
+            file=sys.stderr,
+        )
+        return INTERRUPTED
+    _print_train_report(summary)
+    if summary["held_out"] is not None:
+        from autocurr.agents.evaluation import print_eval_table
+
+        print_eval_table(summary["held_out"])
+    return 0
+
+
+def _resume(args: argparse.Namespace) -> dict[str, Any]:
+    from autocurr.agents.train import check_resume, resume
+
+    defaults = vars(build_parser().parse_args(["train"]))
+    ignored = {"resume", "handler", "command", *RESUME_COMPATIBLE}
+    conflicts = [
+        "--" + name.replace("_", "-")
+        for name, value in vars(args).items()
+        if name not in ignored and value != defaults.get(name)
+    ]
+    if conflicts:
+        raise CliError(
+            f"--resume continues the run with the settings in {args.resume}/config.json; drop "
+            f"{', '.join(conflicts)} (only --no-progress may be given with --resume)"
+        )
+    try:
+        check_resume(args.resume)
+    except ValueError as error:
+        raise CliError(str(error)) from None
+    return resume(args.resume, progress=False if args.no_progress else None)
+
+
+def _train(args: argparse.Namespace) -> dict[str, Any]:
     from autocurr.agents.train import TrainConfig, check_config, train
 
     config = TrainConfig(
@@ -259,6 +322,7 @@ def _run_train(args: argparse.Namespace) -> int:
         eval_episodes=args.eval_episodes,
         progress=not args.no_progress,
         checkpoint_freq=args.checkpoint_freq,
+        checkpoint_every=args.checkpoint_every,
         ppo_kwargs=parse_key_values(args.ppo_kwargs),
         levels=args.levels,
         oracle_score=args.oracle_score,
@@ -268,11 +332,7 @@ def _run_train(args: argparse.Namespace) -> int:
         check_config(config)
     except ValueError as error:
         raise CliError(str(error)) from None
-    summary = train(config)
-    _print_train_report(summary)
-    if summary["held_out"] is not None:
-        print_eval_table(summary["held_out"])
-    return 0
+    return train(config)
 
 
 def _task_values(text: str | None) -> list[Any] | None:
