@@ -22,44 +22,8 @@ signal and success are kept (``EpisodeLog``), written to ``sampled_tasks.csv`` a
 ``task_distribution.png`` as 2-D histograms of the sampled tasks per quarter of training plus
 each dimension's median and 10-90% band over time.
 
-Resuming a run (``autocurr train --resume RUN_DIR``, :func:`resume`)
---------------------------------------------------------------------
-``RUN_DIR/checkpoint/`` is rewritten every ``--checkpoint-every`` steps (default 10% of the budget,
-at most 50k), at the end of training, and when the first Ctrl-C (SIGINT) or SIGTERM stops the run
-(exit status 130; a second Ctrl-C aborts without saving). Checkpoints are taken only at rollout
-boundaries: after a PPO update, before the teacher is asked for the next rollout's tasks. A
-checkpoint is written into ``checkpoint.new/`` and swapped in, so a kill while saving leaves the
-previous one (:func:`find_checkpoint` repairs an interrupted swap). It holds ``model.zip`` (policy
-and Adam state; ``autocurr eval --checkpoint RUN_DIR/checkpoint`` works on it), the teacher's
-``state_dict`` (``teacher_state.pkl``), ``state.pkl`` (SB3 counters, ``_last_obs`` and episode
-buffers, UEDPPO's counters, the curriculum callbacks' history, TensorBoard values recorded but not
-yet written, the Monitor and curriculum-wrapper state of every env, the envs themselves with their
-``apply_task`` samplers (pickled), the Monitor CSV sizes, and the torch / numpy / Python global RNG
-states that SB3 seeds and draws actions and minibatches from), ``config.json`` and ``meta.json``.
-
-What is exact, on the same machine, device and library versions: the teacher state at resume
-equals the checkpoint's, so its next samples are the same, and a stopped-and-resumed run ends
-identical to an uninterrupted one (teacher state, weights, curriculum history, TensorBoard
-values). ``tests/test_resume.py`` checks this for exp3 and PLR with SB3 and exp3 with the batched
-student; uniform, ACCEL, SFL and PLR on the batched student were checked the same way by hand.
-
-Episodes running at the checkpoint continue in the resumed process (the regret-based teachers
-and the batched student start every rollout with a reset anyway): each finished episode is
-reported to the teacher once, none is lost. What a killed run logged after its
-last checkpoint (TensorBoard events, Monitor CSV rows) is cut when resuming, so the resumed
-process logs those steps once; its events go to a second events file in the same directory.
-
-Not exact: wall-clock values (``time/fps``, ``time/time_elapsed``, Monitor's ``t`` column, which
-keeps counting through the pause); ``train_time_s`` in the summary adds up the processes' training
-time. An env that cannot be pickled, or pickles only its constructor arguments (gymnasium's
-``EzPickle``, e.g. MuJoCo), restarts its episodes on resume: the episodes cut there are never
-reported to the teacher (counted in ``episodes.abandoned``) and the run then departs from the
-uninterrupted one, though the teacher state at resume is still exact. On CUDA, kernels that are
-not deterministic may make the runs drift apart even though every state is restored. PAIRED and
-REPAIRED runs are not resumable yet (their adversary and antagonist are not checkpointed): they
-write no checkpoint and ``--resume`` refuses them. ``autocurr train`` steps its envs in one
-``DummyVecEnv``; with a ``SubprocVecEnv`` the envs' state would have to be fetched from the
-workers, which this code does not do.
+Resuming a run (``autocurr train --resume RUN_DIR``, :func:`resume`): see
+:mod:`autocurr.agents.checkpoint`, which also says what a resumed run repeats exactly and what not.
 
 Requires the ``sb3`` extra (stable-baselines3, torch, tensorboard, matplotlib, tqdm, rich).
 """
@@ -71,12 +35,7 @@ import json
 import os
 import pickle
 import platform
-import random
 import re
-import shutil
-import signal
-import sys
-import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -93,6 +52,16 @@ from stable_baselines3.common.monitor import Monitor
 from stable_baselines3.common.vec_env import DummyVecEnv
 
 import autocurr
+from autocurr.agents.checkpoint import (
+    CHECKPOINT_DIR,
+    Checkpointer,
+    RunLock,
+    SB3Session,
+    TrainingInterrupted,
+    cut_logs_after,
+    find_checkpoint,
+    with_rollout_boundary,
+)
 from autocurr.agents.evaluation import evaluate_held_out
 from autocurr.agents.plots import plot_learning_curve, plot_task_distribution
 from autocurr.agents.tasks import (
@@ -357,7 +326,7 @@ def build_ppo(
     if antagonist_env is not None:
         from autocurr.integrations.sb3_paired import PAIREDPPO, maze_level_check
 
-        return _with_rollout_boundary(PAIREDPPO)(
+        return with_rollout_boundary(PAIREDPPO)(
             "MlpPolicy",
             vec_env,
             teacher=teacher,
@@ -371,7 +340,7 @@ def build_ppo(
     if teacher is not None and is_level_teacher(teacher):
         if config.oracle_score and optimal is None:
             raise ValueError(f"--oracle-score needs a known optimum; {preset.env_id} has none")
-        return _with_rollout_boundary(UEDPPO)(
+        return with_rollout_boundary(UEDPPO)(
             "MlpPolicy",
             vec_env,
             teacher=teacher,
@@ -381,46 +350,7 @@ def build_ppo(
             optimal_return=optimal,
             **common,
         )
-    return _with_rollout_boundary(PPO)("MlpPolicy", vec_env, **common)
-
-
-class _RolloutBoundary:
-    """Mixin for SB3 on-policy algorithms: ``rollout_boundary(iterations)`` runs before every
-    rollout, after the previous PPO update and before the teacher is asked for anything (UEDPPO
-    samples its levels inside ``collect_rollouts``); when it returns False, ``learn`` stops there.
-    ``iterations_before`` continues ``time/iterations`` across a resumed run."""
-
-    rollout_boundary: Callable[[int], bool] | None = None
-    iterations_before = 0
-    _iterations_now = 0
-
-    def _setup_learn(self, *args: Any, **kwargs: Any) -> Any:
-        self._iterations_now = 0
-        return super()._setup_learn(*args, **kwargs)
-
-    def collect_rollouts(self, env: Any, callback: Any, rollout_buffer: Any, n_rollout_steps: int):
-        hook = self.rollout_boundary
-        if hook is not None and not hook(self.iterations_before + self._iterations_now):
-            return False
-        self._iterations_now += 1
-        return super().collect_rollouts(env, callback, rollout_buffer, n_rollout_steps)
-
-    def dump_logs(self, iteration: int = 0) -> None:
-        super().dump_logs(self.iterations_before + iteration)
-
-    def _excluded_save_params(self) -> list[str]:
-        return [*super()._excluded_save_params(), "rollout_boundary"]
-
-
-_BOUNDARY_CLASSES: dict[type, type] = {}
-
-
-def _with_rollout_boundary(cls: type) -> type:
-    """``cls`` with :class:`_RolloutBoundary` mixed in (same name; one subclass per class)."""
-    if cls not in _BOUNDARY_CLASSES:
-        namespace = {"__doc__": cls.__doc__, "__module__": cls.__module__}
-        _BOUNDARY_CLASSES[cls] = type(cls.__name__, (_RolloutBoundary, cls), namespace)
-    return _BOUNDARY_CLASSES[cls]
+    return with_rollout_boundary(PPO)("MlpPolicy", vec_env, **common)
 
 
 def unique_run_dir(logdir: Path, run_name: str) -> Path:
@@ -454,7 +384,7 @@ def _train_batched(
     device: str,
     teacher: Teacher,
     run_dir: Path,
-    stopper: _Checkpointer,
+    stopper: Checkpointer,
 ) -> dict[str, Any]:
     """``--agent ppo-batched``: the batched torch PPO, then the same held-out evaluation.
     Its checkpoint holds the learner's snapshot (``learner.pt``, see
@@ -604,7 +534,7 @@ def resume(
     counters and episode buffers, the curriculum logs and the pending TensorBoard values. Events
     and Monitor rows a killed run wrote after its checkpoint are cut, so the logs continue
     without gaps or duplicate steps. On one machine and device a resumed run is identical to an
-    uninterrupted one (tested); the module docstring ("Resuming a run") lists the exceptions.
+    uninterrupted one (tested); :mod:`autocurr.agents.checkpoint` lists the exceptions.
     """
     config, preset, device, checkpoint = check_resume(run_dir)
     if progress is not None:
@@ -625,7 +555,7 @@ def check_resume(run_dir: str | Path) -> tuple[TrainConfig, EnvPreset, str, Path
         )
     if (run_dir / "summary.json").is_file():
         raise ValueError(f"the run in {run_dir} already finished (summary.json exists)")
-    with _RunLock(run_dir):  # only probes: fails while another process trains this run
+    with RunLock(run_dir):  # only probes: fails while another process trains this run
         checkpoint = find_checkpoint(run_dir)
     if checkpoint is None:
         raise ValueError(
@@ -663,8 +593,9 @@ def _run_training(
         # better left to the environments (measured: 1 thread >= 2 threads on 2 cores). The
         # batched student does use a second thread well, but benchmark jobs run two at a time.
         torch.set_num_threads(1)
-    with _RunLock(run_dir):
-        stopper = _Checkpointer(run_dir, config, checkpoint, stop_at_steps)
+    resumable = config.teacher not in NOT_RESUMABLE
+    with RunLock(run_dir):
+        stopper = Checkpointer(run_dir, config, checkpoint, stop_at_steps, resumable)
         if config.agent == "ppo-batched":
             return _train_batched(config, preset, device, teacher, run_dir, stopper)
         return _train_sb3(config, preset, device, teacher, env_seeds, run_dir, stopper)
@@ -677,11 +608,11 @@ def _train_sb3(
     teacher: Teacher,
     env_seeds: list[np.random.SeedSequence],
     run_dir: Path,
-    stopper: _Checkpointer,
+    stopper: Checkpointer,
 ) -> dict[str, Any]:
     state = stopper.load_state()
     if state is not None:
-        _cut_logs_after(run_dir, state["steps"], state["monitor_sizes"])
+        cut_logs_after(run_dir, state["steps"], state["monitor_sizes"])
     vec_env = make_curriculum_vec_env(
         preset, teacher, env_seeds, run_dir / "monitor", config.env_kwargs, state is not None
     )
@@ -703,7 +634,7 @@ def _train_sb3(
 
     curriculum = CurriculumCallback(teacher, preset.task_labels, preset.is_success)
     episode_log = EpisodeLog(curriculum, preset) if _needs_episode_log(preset) else None
-    session = _SB3Session(model, teacher, vec_env, curriculum, episode_log, run_dir)
+    session = SB3Session(model, teacher, vec_env, curriculum, episode_log, run_dir)
     if state is not None:
         session.restore(state, stopper.checkpoint, device)
     if stopper.enabled:
@@ -1316,458 +1247,3 @@ def _json_default(value: Any) -> Any:
     if isinstance(value, np.ndarray):
         return value.tolist()
     return str(value)
-
-
-# ------------------------------------------------------------------------------------ checkpoints
-
-#: The resumable checkpoint of a run: ``<run>/checkpoint/`` (written whole, then swapped in).
-CHECKPOINT_DIR = "checkpoint"
-CHECKPOINT_FORMAT = 1
-#: SB3 model attributes that carry a run's progress (``model.zip`` has the policy and optimiser);
-#: the last six are UEDPPO's counters and its diagnostics window.
-_MODEL_FIELDS = (
-    "num_timesteps",
-    "_n_updates",
-    "_episode_num",
-    "_current_progress_remaining",
-    "_last_obs",
-    "_last_episode_starts",
-    "_last_original_obs",
-    "ep_info_buffer",
-    "ep_success_buffer",
-    "steps_trained",
-    "steps_no_grad",
-    "grad_updates",
-    "unscored_levels",
-    "rollouts_by_kind",
-    "score_log",
-)
-_MONITOR_FIELDS = (
-    "t_start",
-    "rewards",
-    "needs_reset",
-    "episode_returns",
-    "episode_lengths",
-    "episode_times",
-    "total_steps",
-    "current_reset_info",
-)
-#: Curriculum wrapper attributes rebuilt with the env rather than restored.
-_WRAPPER_REBUILT = frozenset({"env", "teacher", "apply_task", "signal_fn"})
-_CALLBACK_FIELDS = {
-    "curriculum": (
-        "history",
-        "episodes_seen",
-        "episodes_per_task",
-        "signal_sum_per_task",
-        "_tasks_of_rollout",
-    ),
-    "episode_log": ("timesteps", "tasks", "signals", "successes", "_rollout_start"),
-}
-
-
-class TrainingInterrupted(Exception):
-    """Training was stopped (Ctrl-C, SIGTERM or ``stop_at_steps``) at a rollout boundary after
-    saving a checkpoint; ``autocurr train --resume <run_dir>`` continues it."""
-
-    def __init__(self, run_dir: Path, steps: int, total: int):
-        self.run_dir, self.steps, self.total = run_dir, steps, total
-        super().__init__(
-            f"stopped at {steps:,} of {total:,} steps; checkpoint saved in "
-            f"{run_dir / CHECKPOINT_DIR}. Continue with: autocurr train --resume {run_dir}"
-        )
-
-
-class _Checkpointer:
-    """Saves the resumable checkpoint at rollout boundaries and stops training when asked.
-
-    A checkpoint is due at the first rollout boundary past each multiple of
-    ``config.checkpoint_interval()`` steps, and when a stop is requested by the first SIGINT /
-    SIGTERM or by ``stop_at_steps``. Boundaries are the only safe points: the PPO update is done
-    and the teacher has not been asked for the next rollout's tasks yet.
-    """
-
-    def __init__(
-        self,
-        run_dir: Path,
-        config: TrainConfig,
-        checkpoint: Path | None,
-        stop_at_steps: int | None,
-    ):
-        self.run_dir = run_dir
-        self.config = config
-        self.interval = config.checkpoint_interval()
-        self.enabled = config.teacher not in NOT_RESUMABLE
-        self.checkpoint = checkpoint
-        self.stop_at_steps = stop_at_steps
-        self.signal_name: str | None = None
-        self.stopped = False
-        meta = _read_meta(checkpoint) if checkpoint is not None else None
-        self.last_saved: int | None = meta["steps"] if meta else None
-        self.seconds_before = float(meta["train_seconds"]) if meta else 0.0
-        self.resumed_at_steps: list[int] = (
-            [*meta["resumed_at_steps"], meta["steps"]] if meta else []
-        )
-        self._clock = time.perf_counter()
-
-    def load_state(self) -> dict[str, Any] | None:
-        if self.checkpoint is None:
-            return None
-        with (self.checkpoint / "state.pkl").open("rb") as file:
-            return pickle.load(file)
-
-    def start_clock(self) -> None:
-        self._clock = time.perf_counter()
-
-    def train_seconds(self) -> float:
-        """Training time of this run so far, earlier processes included."""
-        return self.seconds_before + time.perf_counter() - self._clock
-
-    def at_boundary(self, steps: int, write: Callable[[Path], None]) -> bool:
-        """Save if due or stopping; return False to stop training here."""
-        stop = self.signal_name is not None or (
-            self.stop_at_steps is not None and steps >= self.stop_at_steps
-        )
-        last = self.last_saved or 0
-        due = self.interval > 0 and steps // self.interval > last // self.interval
-        if (due or stop) and steps != self.last_saved:
-            self.save(write, steps)
-        self.stopped = stop
-        return not stop
-
-    def save(self, write: Callable[[Path], None], steps: int) -> Path:
-        meta = {
-            "format": CHECKPOINT_FORMAT,
-            "steps": int(steps),
-            "total_timesteps": self.config.timesteps,
-            "agent": self.config.agent,
-            "teacher": self.config.teacher,
-            "train_seconds": self.train_seconds(),
-            "resumed_at_steps": self.resumed_at_steps,
-            "saved_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-            "autocurr": autocurr.__version__,
-        }
-
-        def write_all(directory: Path) -> None:
-            write(directory)
-            shutil.copyfile(self.run_dir / "config.json", directory / "config.json")
-
-        path = _write_checkpoint(self.run_dir, write_all, meta)
-        self.last_saved = int(steps)
-        return path
-
-    def signals(self) -> _StopSignals:
-        return _StopSignals(self) if self.enabled else _StopSignals(None)
-
-    def on_signal(self, signum: int, frame: Any) -> None:
-        if self.signal_name is not None:
-            raise KeyboardInterrupt  # the second Ctrl-C: stop now, without a checkpoint
-        self.signal_name = signal.Signals(signum).name
-        print(
-            f"\nautocurr train: {self.signal_name}: stopping at the end of this rollout to save "
-            "a checkpoint (press Ctrl-C again to abort without one)",
-            file=sys.stderr,
-            flush=True,
-        )
-
-
-class _RunLock:
-    """An exclusive ``flock`` on ``run_dir/.lock`` while a process trains the run, so a resume
-    cannot start while the run is still training. The OS drops the lock when the process ends,
-    even by SIGKILL. No guard where ``fcntl`` is missing (Windows)."""
-
-    def __init__(self, run_dir: Path):
-        self.path = run_dir / ".lock"
-        self._file: Any = None
-
-    def __enter__(self) -> _RunLock:
-        try:
-            import fcntl
-        except ImportError:
-            return self
-        self._file = self.path.open("w")
-        try:
-            fcntl.flock(self._file, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError:
-            self._file.close()
-            raise ValueError(
-                f"another process is training the run in {self.path.parent}; stop it first "
-                "(Ctrl-C saves a checkpoint)"
-            ) from None
-        return self
-
-    def __exit__(self, *exc_info: Any) -> None:
-        if self._file is not None:
-            self._file.close()
-
-
-class _StopSignals:
-    """While active (main thread only), SIGINT and SIGTERM call ``checkpointer.on_signal``."""
-
-    def __init__(self, checkpointer: _Checkpointer | None):
-        self.checkpointer = checkpointer
-        self._previous: dict[int, Any] = {}
-
-    def __enter__(self) -> _StopSignals:
-        if self.checkpointer is not None and threading.current_thread() is threading.main_thread():
-            for sig in (signal.SIGINT, signal.SIGTERM):
-                self._previous[sig] = signal.signal(sig, self.checkpointer.on_signal)
-        return self
-
-    def __exit__(self, *exc_info: Any) -> None:
-        for sig, handler in self._previous.items():
-            signal.signal(sig, handler)
-        self._previous.clear()
-
-
-class _SB3Session:
-    """What an SB3 run's checkpoint holds besides ``model.zip`` and the teacher, and how it is
-    put back into freshly built objects of the same configuration."""
-
-    def __init__(
-        self,
-        model: PPO,
-        teacher: Teacher,
-        vec_env: DummyVecEnv,
-        curriculum: CurriculumCallback,
-        episode_log: EpisodeLog | None,
-        run_dir: Path,
-    ):
-        self.model = model
-        self.teacher = teacher
-        self.vec_env = vec_env
-        self.callbacks = {"curriculum": curriculum, "episode_log": episode_log}
-        self.run_dir = run_dir
-
-    def save(self, directory: Path, iterations: int) -> None:
-        model = self.model
-        _flush_tensorboard(model)
-        model.save(directory / "model.zip")
-        save_teacher_state(self.teacher, directory / "teacher_state.pkl")
-        envs, not_exact = _pickled_envs(self.vec_env)
-        state = {
-            "steps": int(model.num_timesteps),
-            "iterations": int(iterations),
-            "model": {name: getattr(model, name) for name in _MODEL_FIELDS if hasattr(model, name)},
-            "logger": {
-                "values": dict(model.logger.name_to_value),
-                "counts": dict(model.logger.name_to_count),
-                "excluded": dict(model.logger.name_to_excluded),
-            },
-            "callbacks": {
-                key: {name: getattr(callback, name) for name in _CALLBACK_FIELDS[key]}
-                for key, callback in self.callbacks.items()
-                if callback is not None
-            },
-            "wrappers": [_wrapper_state(monitor) for monitor in self.vec_env.envs],
-            "envs": envs,
-            "envs_not_exact": not_exact,
-            "monitor_sizes": _monitor_sizes(self.vec_env, self.run_dir),
-            "rng": _global_rng_states(),
-        }
-        with (directory / "state.pkl").open("wb") as file:
-            pickle.dump(state, file)
-
-    def restore(self, state: dict[str, Any], checkpoint: Path, device: str) -> None:
-        model = self.model
-        model.set_parameters(str(checkpoint / "model.zip"), exact_match=True, device=device)
-        for name, value in state["model"].items():
-            setattr(model, name, value)
-        model.iterations_before = state["iterations"]
-        # SB3 seeded the envs' next reset when it built the model; the original run used those
-        # seeds at its first reset, long ago.
-        self.vec_env._reset_seeds()
-        self.vec_env._reset_options()
-        _restore_envs(self.vec_env, state, model)
-        logger = model.logger
-        logger.name_to_value.update(state["logger"]["values"])
-        logger.name_to_count.update(state["logger"]["counts"])
-        logger.name_to_excluded.update(state["logger"]["excluded"])
-        for key, fields in state["callbacks"].items():
-            for name, value in fields.items():
-                setattr(self.callbacks[key], name, value)
-        _set_global_rng_states(state["rng"])  # last: building the objects above drew from them
-
-
-def _flush_tensorboard(model: PPO) -> None:
-    for output in model.logger.output_formats:
-        writer = getattr(output, "writer", None)
-        if writer is not None:
-            writer.flush()
-
-
-def _wrapper_state(monitor: Monitor) -> dict[str, Any]:
-    wrapper = monitor.env  # the CurriculumWrapper / TaskQueueWrapper
-    return {
-        "monitor": {name: getattr(monitor, name) for name in _MONITOR_FIELDS},
-        "wrapper": {k: v for k, v in vars(wrapper).items() if k not in _WRAPPER_REBUILT},
-    }
-
-
-def _pickled_envs(vec_env: DummyVecEnv) -> tuple[bytes | None, str | None]:
-    """The envs under the curriculum wrappers with their ``apply_task`` (and its RNG), pickled;
-    or ``None`` and the reason they cannot be."""
-    from gymnasium.utils import EzPickle
-
-    pairs = [(monitor.env.env, monitor.env.apply_task) for monitor in vec_env.envs]
-    if any(isinstance(env.unwrapped, EzPickle) for env, _ in pairs):
-        return None, "the env pickles its constructor arguments (EzPickle), not its state"
-    try:
-        return pickle.dumps(pairs), None
-    except (pickle.PicklingError, TypeError, AttributeError) as error:
-        return None, f"the env or its apply_task cannot be pickled ({error})"
-
-
-def _restore_envs(vec_env: DummyVecEnv, state: dict[str, Any], model: PPO) -> None:
-    for monitor, saved in zip(vec_env.envs, state["wrappers"], strict=True):
-        for name, value in saved["monitor"].items():
-            setattr(monitor, name, value)
-        for name, value in saved["wrapper"].items():
-            setattr(monitor.env, name, value)
-    if state["envs"] is None:
-        # SB3 resets every env when learn() starts: the episodes running at the checkpoint end
-        # there, unreported, and the wrappers count them in ``abandoned_episodes``.
-        model._last_obs = None
-        message = f"episodes running at the checkpoint restart ({state['envs_not_exact']})"
-        print(f"autocurr train: {message}", file=sys.stderr)
-        return
-    for monitor, (env, apply_task) in zip(vec_env.envs, pickle.loads(state["envs"]), strict=True):
-        monitor.env.env.close()
-        monitor.env.env, monitor.env.apply_task = env, apply_task
-
-
-def _monitor_sizes(vec_env: DummyVecEnv, run_dir: Path) -> dict[str, int]:
-    """Byte size of each Monitor CSV (relative to the run directory) at the checkpoint."""
-    sizes = {}
-    for monitor in vec_env.envs:
-        writer = monitor.results_writer
-        if writer is not None:
-            writer.file_handler.flush()
-            path = Path(writer.file_handler.name)
-            sizes[os.path.relpath(path, run_dir)] = path.stat().st_size
-    return sizes
-
-
-def _cut_logs_after(run_dir: Path, steps: int, monitor_sizes: dict[str, int]) -> None:
-    """Drop what a killed run logged after its checkpoint at ``steps``: the resumed run logs it
-    again, so keeping it would duplicate episodes and TensorBoard steps."""
-    for relative, size in monitor_sizes.items():
-        path = run_dir / relative
-        if path.is_file() and path.stat().st_size > size:
-            with path.open("r+b") as file:
-                file.truncate(size)
-    _cut_event_files(run_dir, steps)
-
-
-def _cut_event_files(run_dir: Path, last_step: int) -> None:
-    """Rewrite the run's TensorBoard event files without the events after ``last_step`` (and
-    without a record torn by a kill). Readers that honour SessionLog purges would hide them
-    anyway; rewriting keeps every reader (e.g. a pandas export) free of duplicate steps."""
-    from tensorboard.backend.event_processing.event_file_loader import RawEventFileLoader
-    from tensorboard.compat.proto.event_pb2 import Event
-    from tensorboard.summary.writer.record_writer import RecordWriter
-
-    for path in sorted(run_dir.glob("events.out.tfevents.*")):
-        records = list(RawEventFileLoader(str(path)).Load())
-        kept = [record for record in records if Event.FromString(record).step <= last_step]
-        temporary = run_dir / ".events-cut.tmp"  # no "tfevents" in the name: TB ignores it
-        with temporary.open("wb") as file:
-            writer = RecordWriter(file)
-            for record in kept:
-                writer.write(record)
-            writer.flush()
-            os.fsync(file.fileno())
-        os.replace(temporary, path)
-
-
-def _global_rng_states() -> dict[str, Any]:
-    """Python's, numpy's and torch's global RNG states: SB3 seeds all three and draws actions
-    (torch) and minibatch orders (numpy) from them."""
-    cuda = torch.cuda.get_rng_state_all() if torch.cuda.is_initialized() else None
-    return {
-        "python": random.getstate(),
-        "numpy": np.random.get_state(),  # noqa: NPY002 - SB3's global state, not ours
-        "torch": torch.get_rng_state(),
-        "cuda": cuda,
-    }
-
-
-def _set_global_rng_states(states: dict[str, Any]) -> None:
-    random.setstate(states["python"])
-    np.random.set_state(states["numpy"])  # noqa: NPY002
-    torch.set_rng_state(states["torch"])
-    if states.get("cuda") is not None and torch.cuda.is_available():
-        torch.cuda.set_rng_state_all(states["cuda"])
-
-
-def _write_checkpoint(run_dir: Path, write: Callable[[Path], None], meta: dict) -> Path:
-    """Write a checkpoint into ``checkpoint.new/``, then swap it for ``checkpoint/``: a kill at
-    any moment leaves at least one complete checkpoint (``find_checkpoint`` repairs the swap)."""
-    final = run_dir / CHECKPOINT_DIR
-    fresh, stale = (run_dir / f"{CHECKPOINT_DIR}{suffix}" for suffix in (".new", ".old"))
-    shutil.rmtree(fresh, ignore_errors=True)
-    fresh.mkdir(parents=True)
-    write(fresh)
-    _write_json(fresh / "meta.json", meta)  # written last: marks the directory complete
-    _fsync_tree(fresh)
-    if final.exists():
-        shutil.rmtree(stale, ignore_errors=True)
-        final.rename(stale)
-    fresh.rename(final)
-    _fsync_directory(run_dir)
-    shutil.rmtree(stale, ignore_errors=True)
-    return final
-
-
-def find_checkpoint(run_dir: str | Path) -> Path | None:
-    """``run_dir/checkpoint`` (the newest complete one, after repairing a swap that a kill
-    interrupted), or None if the run has none."""
-    run_dir = Path(run_dir)
-    final = run_dir / CHECKPOINT_DIR
-    candidates = []
-    for suffix in ("", ".new", ".old"):
-        path = run_dir / f"{CHECKPOINT_DIR}{suffix}"
-        meta = _read_meta(path)
-        if meta is not None:
-            candidates.append((meta["steps"], path == final, path))
-    if not candidates:
-        return None
-    best = max(candidates)[2]
-    if best != final:
-        shutil.rmtree(final, ignore_errors=True)
-        best.rename(final)
-    for suffix in (".new", ".old"):
-        shutil.rmtree(run_dir / f"{CHECKPOINT_DIR}{suffix}", ignore_errors=True)
-    return final
-
-
-def _read_meta(checkpoint: Path) -> dict[str, Any] | None:
-    try:
-        meta = json.loads((checkpoint / "meta.json").read_text())
-    except (OSError, json.JSONDecodeError):
-        return None
-    if meta.get("format") != CHECKPOINT_FORMAT:
-        raise ValueError(
-            f"{checkpoint} has checkpoint format {meta.get('format')}; this autocurr "
-            f"({autocurr.__version__}) reads format {CHECKPOINT_FORMAT}"
-        )
-    return meta
-
-
-def _fsync_tree(directory: Path) -> None:
-    for path in directory.rglob("*"):
-        if path.is_file():
-            with path.open("rb") as file:
-                os.fsync(file.fileno())
-    _fsync_directory(directory)
-
-
-def _fsync_directory(directory: Path) -> None:
-    try:
-        descriptor = os.open(directory, os.O_RDONLY)
-    except OSError:  # e.g. Windows cannot open directories; the renames are still atomic
-        return
-    try:
-        os.fsync(descriptor)
-    finally:
-        os.close(descriptor)

@@ -25,6 +25,7 @@ pytest.importorskip("tensorboard")
 
 import torch
 
+import autocurr.agents.checkpoint as checkpoint_module
 import autocurr.agents.train as train_module
 from autocurr.agents.train import (
     TrainConfig,
@@ -193,7 +194,7 @@ def test_resume_without_checkpoint_is_a_clear_error(tmp_path, capsys):
 
 def test_a_run_still_training_cannot_be_resumed(tmp_path):
     (tmp_path / "config.json").write_text(json.dumps({"timesteps": 1000, "n_envs": 2}))
-    with train_module._RunLock(tmp_path), pytest.raises(ValueError, match="another process"):
+    with checkpoint_module.RunLock(tmp_path), pytest.raises(ValueError, match="another process"):
         resume(tmp_path)
 
 
@@ -207,7 +208,7 @@ def test_find_checkpoint_repairs_an_interrupted_swap(tmp_path):
     def fake(name: str, steps: int) -> None:
         directory = tmp_path / name
         directory.mkdir()
-        meta = {"format": train_module.CHECKPOINT_FORMAT, "steps": steps}
+        meta = {"format": checkpoint_module.CHECKPOINT_FORMAT, "steps": steps}
         (directory / "meta.json").write_text(json.dumps(meta))
 
     assert find_checkpoint(tmp_path) is None
@@ -254,7 +255,7 @@ def test_regret_based_run_resumes_identically(tmp_path):
 
 
 def test_unpicklable_envs_restart_their_episodes_without_losing_count(tmp_path, monkeypatch):
-    monkeypatch.setattr(train_module, "_pickled_envs", lambda vec_env: (None, "test"))
+    monkeypatch.setattr(checkpoint_module, "_pickled_envs", lambda vec_env: (None, "test"))
     with pytest.raises(TrainingInterrupted):
         train(tiny_config(tmp_path, "run"), stop_at_steps=STOP_AT)
     summary = resume(tmp_path / "run")
