@@ -452,7 +452,8 @@ class RemoteCurriculumWrapper(gym.Wrapper):
     Args:
         env: any gymnasium environment.
         teacher: the client; several wrapped envs of one process may share it.
-        apply_task, signal: as for ``CurriculumWrapper`` (``signal=None``: the teacher's own).
+        apply_task: as for ``CurriculumWrapper``.
+        signal: as for ``CurriculumWrapper`` (``None``: the teacher's own signal).
         close_teacher: ``close()`` closes the client (else only flushes it, for shared clients).
     """
 
