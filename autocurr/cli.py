@@ -209,13 +209,41 @@ def _add_device_argument(parser: argparse.ArgumentParser) -> None:
     )
 
 
+#: What ``autocurr mix`` needs: the torch / TensorBoard / matplotlib / tqdm part of either extra.
+MIX_MODULES = {
+    module: SB3_EXTRA_MODULES[module] for module in ("torch", "tensorboard", "matplotlib", "tqdm")
+}
+
+
+def _add_mix_parser(subparsers: Any) -> None:
+    from autocurr.agents.mix_lm import add_mix_parser
+
+    add_mix_parser(subparsers).set_defaults(handler=_run_mix)
+
+
+def _run_mix(args: argparse.Namespace) -> int:
+    missing = [
+        name for module, name in MIX_MODULES.items() if importlib.util.find_spec(module) is None
+    ]
+    if missing:
+        raise CliError(
+            "autocurr mix needs torch, tensorboard, matplotlib and tqdm: "
+            f'pip install "autocurr[hf]" (or the sb3 extra; missing: {", ".join(missing)})'
+        )
+    from autocurr.agents.mix_lm import run_mix
+
+    return run_mix(args)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="autocurr", description="Automatic curricula for reinforcement learning."
+        prog="autocurr",
+        description="Automatic curricula for reinforcement learning and data mixing.",
     )
     subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     _add_train_parser(subparsers)
     _add_eval_parser(subparsers)
+    _add_mix_parser(subparsers)
     teachers = subparsers.add_parser("teachers", help="list the available teachers")
     teachers.set_defaults(handler=_run_teachers)
     return parser
