@@ -266,7 +266,7 @@ def test_no_task_runs_more_than_depth_episodes_after_sampling(backend, depth):
 
 
 def test_queued_task_env_appends_and_counts():
-    env = QueuedTaskEnv(LoggedTaskEnv(), worker_index=3)
+    env = QueuedTaskEnv(LoggedTaskEnv(), worker_index=3, task_info=True)
     assert env.tasks_left == 0
     assert env.push_tasks([5, 6]) == 2
     env.reset(seed=0)
@@ -315,7 +315,7 @@ def test_close_does_not_hang_on_a_stuck_worker():
 
 
 def test_gymnasium_wrapper_looks_like_the_vector_env():
-    vec, _ = make("sync", n_envs=3)
+    vec, _ = make("sync", n_envs=3, task_info=True)
     try:
         assert isinstance(vec, CurriculumVectorEnv)
         assert vec.num_envs == 3
@@ -323,6 +323,11 @@ def test_gymnasium_wrapper_looks_like_the_vector_env():
         observation, info = vec.reset()
         assert observation.shape == (3, 1)
         assert list(info["task"]) == [0, 8, 16]  # depth 8 queued per env at creation
+    finally:
+        vec.close()
+    vec, _ = make("sync", n_envs=3)
+    try:
+        assert "task" not in vec.reset()[1]  # off by default: it costs throughput
     finally:
         vec.close()
 
