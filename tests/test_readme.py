@@ -3,6 +3,9 @@
 import re
 from pathlib import Path
 
+import numpy as np
+import pytest
+
 README = Path(__file__).resolve().parents[1] / "README.md"
 
 
@@ -29,3 +32,13 @@ def test_readme_ued_example_runs_with_a_smaller_budget():
     budget = namespace["model"].budget()
     assert budget["env_steps"] == budget["steps_trained"] + budget["steps_no_grad"] >= 4096
     assert namespace["teacher"].n_updates > 0
+
+
+def test_readme_data_example_runs_and_updates_the_teacher_every_step():
+    pytest.importorskip("torch")
+    block = next(b for b in python_blocks() if "CurriculumSampler" in b)
+    namespace: dict = {}
+    exec(compile(block, str(README), "exec"), namespace)
+    teacher, sampler = namespace["teacher"], namespace["sampler"]
+    assert teacher.steps == len(sampler) // 64 == 300  # one update_batch per optimizer step
+    assert not np.allclose(teacher.probabilities(), 1 / 3)  # the losses moved the mixture
