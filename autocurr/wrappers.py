@@ -61,6 +61,12 @@ def episode_signal(signal: str | SignalFn | None, teacher: Teacher) -> SignalFn:
             "gives it: train with autocurr.integrations.sb3_paired.PAIREDPPO "
             "(autocurr train --teacher paired)"
         )
+    if name in ("loss", "advantage"):
+        raise ValueError(
+            f"signal {name!r} comes from training on data, not from an episode: feed this teacher "
+            "with autocurr.data.DomainStats or autocurr.integrations.hf, or pass signal= "
+            "(a name or a callable(episode_return, episode_length, info)) to use it on an env"
+        )
     if name not in _BUILTIN_SIGNALS:
         raise ValueError(
             f"signal {name!r} cannot be computed from an episode; use one of "

@@ -6,12 +6,18 @@ autoreset half the steps of 1-step episodes are resets, for raw and wrapped alik
 
 Pairs (raw, wrapped) are measured back to back, repeats interleaved; the table gives medians and
 the median of the per-repeat ratios. Targets: >= 0.9x at 1-step, >= 0.97x at 100-step episodes.
+The wrapped rows use ``make_vec_env``'s default ``outcomes="batched"`` (outcomes travel with the
+refill round trips); the ``outcomes=info`` row carries each outcome in the step info instead and
+updates the teacher at every step (no outcome lag, more IPC and info batching per episode end).
 The "null teacher" row (vectorised sampling, no update work) isolates the wrapper's own cost from
 the teacher's (``UniformTeacher`` samples one task at a time and ``update_batch`` validates each
 outcome, both in the learner process).
 If ``syllabus-rl`` is importable, its multiprocess sync wrapper (DomainRandomization, buffer 1)
 runs on the same env in a subprocess (it calls ``np.seterr(all="raise")`` at import) as a peer
 row, compared with the raw gymnasium medians of this run.
+With ``psutil`` installed, a second table gives the CPU time per vector step of the learner and
+of the workers (medians): where the overhead goes. Contention on a loaded machine inflates it
+too (context switches, caches), so read it beside the throughput, not instead of it.
 
     nice -n 10 /work/venv/bin/python benchmarks/vec_throughput.py [--repeats 5] [--steps 2000]
 """
@@ -80,7 +86,7 @@ def null_teacher():
     return NullTeacher(Discrete(N_TASKS), seed=0)
 
 
-def ours(backend: str, teacher_name: str = "uniform"):
+def ours(backend: str, teacher_name: str = "uniform", outcomes: str = "batched"):
     def build(length: int):
         from autocurr import make_teacher
         from autocurr.spaces import Discrete
@@ -91,7 +97,12 @@ def ours(backend: str, teacher_name: str = "uniform"):
         else:
             teacher = make_teacher(teacher_name, Discrete(N_TASKS), seed=0)
         return make_vec_env(
-            FixedLengthEnv, N_ENVS, teacher, backend=backend, env_kwargs={"length": length}
+            FixedLengthEnv,
+            N_ENVS,
+            teacher,
+            backend=backend,
+            env_kwargs={"length": length},
+            outcomes=outcomes,
         )
 
     return build
@@ -103,20 +114,49 @@ def raw_sb3(length: int):
     return SubprocVecEnv([lambda: FixedLengthEnv(length)] * N_ENVS)
 
 
-def time_steps(venv, n_steps: int, sb3: bool) -> float:
-    """Env-steps/s over ``n_steps`` vector steps after a short warm-up."""
+def children_cpu() -> float | None:
+    """CPU seconds used so far by this process's children (the workers); None without psutil.
+
+    Reads ``/proc/<pid>/schedstat`` (nanoseconds) where it exists: psutil's ``cpu_times`` counts
+    in 10 ms clock ticks, too coarse for a worker that runs ~60 ms per measurement.
+    """
+    try:
+        import psutil
+    except ImportError:
+        return None
+    total = 0.0
+    for child in psutil.Process().children(recursive=True):
+        try:
+            with open(f"/proc/{child.pid}/schedstat") as file:
+                total += int(file.read().split()[0]) / 1e9
+        except (OSError, ValueError, IndexError):
+            try:
+                times = child.cpu_times()
+            except psutil.Error:
+                continue
+            total += times.user + times.system
+    return total
+
+
+def time_steps(venv, n_steps: int, sb3: bool) -> tuple[float, float, float | None]:
+    """Env-steps/s over ``n_steps`` vector steps after a short warm-up, and the CPU time per
+    vector step (microseconds) of the learner process and of all workers together."""
     actions = np.zeros(N_ENVS, dtype=np.int64)
     venv.reset()
     for _ in range(100):
         venv.step(actions)
+    workers_start, learner_start = children_cpu(), time.process_time()
     start = time.perf_counter()
     for _ in range(n_steps):
         venv.step(actions)
     elapsed = time.perf_counter() - start
-    return n_steps * N_ENVS / elapsed
+    learner = (time.process_time() - learner_start) / n_steps * 1e6
+    workers_end = children_cpu()
+    workers = None if workers_end is None else (workers_end - workers_start) / n_steps * 1e6
+    return n_steps * N_ENVS / elapsed, learner, workers
 
 
-def measure(build, length: int, n_steps: int, sb3: bool = False) -> float:
+def measure(build, length: int, n_steps: int, sb3: bool = False) -> tuple:
     venv = build(length)
     try:
         return time_steps(venv, n_steps, sb3)
@@ -188,6 +228,14 @@ def syllabus_rates(lengths, repeats: int, n_steps: int) -> dict | str:
     return "failed: " + (done.stderr.strip().splitlines() or ["no output"])[-1]
 
 
+def cpu_medians(cpus: list) -> tuple[float, float, float]:
+    """Medians of learner, workers and their sum over the repeats."""
+    learner = statistics.median(c[0] for c in cpus)
+    workers = statistics.median(c[1] for c in cpus)
+    total = statistics.median(c[0] + c[1] for c in cpus)
+    return learner, workers, total
+
+
 def versions() -> str:
     import stable_baselines3
 
@@ -209,21 +257,38 @@ def main() -> None:
     families = {
         "gymnasium AsyncVectorEnv": (
             raw_gym,
-            {"uniform": ours("async"), "null teacher": ours("async", "null")},
+            {
+                "uniform": ours("async"),
+                "uniform, outcomes=info": ours("async", outcomes="info"),
+                "null teacher": ours("async", "null"),
+            },
             False,
         ),
         "SB3 SubprocVecEnv": (raw_sb3, {"uniform": ours("sb3-subproc")}, True),
     }
-    rows = []
+    rows, cpu_rows = [], []
     raw_gym_medians = {}
     for length in args.lengths:
         for name, (raw_build, wrapped_builds, sb3) in families.items():
             raw = []
             wrapped = {label: [] for label in wrapped_builds}
+            raw_cpu = []
+            wrapped_cpu = {label: [] for label in wrapped_builds}
             for _ in range(args.repeats):  # interleaved: raw, then each variant, back to back
-                raw.append(measure(raw_build, length, args.steps, sb3))
+                rate, *cpu = measure(raw_build, length, args.steps, sb3)
+                raw.append(rate)
+                raw_cpu.append(cpu)
                 for label, build in wrapped_builds.items():
-                    wrapped[label].append(measure(build, length, args.steps, sb3))
+                    rate, *cpu = measure(build, length, args.steps, sb3)
+                    wrapped[label].append(rate)
+                    wrapped_cpu[label].append(cpu)
+            if raw_cpu[0][1] is not None:
+                cpu_rows.append((length, f"{name}, raw", *cpu_medians(raw_cpu), None))
+                raw_total = cpu_medians(raw_cpu)[2]
+                for label, cpus in wrapped_cpu.items():
+                    learner, workers, total = cpu_medians(cpus)
+                    row = (length, f"{name}, teacher {label}", learner, workers, total)
+                    cpu_rows.append((*row, raw_total / total))
             if not sb3:
                 raw_gym_medians[length] = statistics.median(raw)
             for label, rates in wrapped.items():
@@ -240,13 +305,24 @@ def main() -> None:
     print(f"Date: {datetime.datetime.now(datetime.UTC):%Y-%m-%d %H:%M UTC}")
     print(f"Versions: {versions()}")
     print(f"Machine: {platform.machine()}, {os.cpu_count()} CPUs, load {os.getloadavg()[0]:.1f}")
-    print(f"{N_ENVS} workers, {N_TASKS} tasks, {args.repeats} interleaved repeats x "
-          f"{args.steps} vector steps; env-steps/s, medians")
+    print(
+        f"{N_ENVS} workers, {N_TASKS} tasks, {args.repeats} interleaved repeats x "
+        f"{args.steps} vector steps; env-steps/s, medians"
+    )
     print()
     print("| episode length | vector env | raw | autocurr | paired ratio (median) |")
     print("|---|---|---|---|---|")
     for length, name, raw, wrapped, ratio in rows:
         print(f"| {length} | {name} | {raw:,.0f} | {wrapped:,.0f} | {ratio:.2f}x |")
+    if cpu_rows:
+        print()
+        print("CPU time per vector step (us, medians; learner process, all workers together).")
+        print()
+        print("| episode length | vector env | learner | workers | total | raw total / total |")
+        print("|---|---|---|---|---|---|")
+        for length, name, learner, workers, total, ratio in cpu_rows:
+            shown = "" if ratio is None else f"{ratio:.2f}x"
+            print(f"| {length} | {name} | {learner:.1f} | {workers:.1f} | {total:.1f} | {shown} |")
     if isinstance(peer, dict):
         for length, rates in peer.items():
             rate = statistics.median(rates)

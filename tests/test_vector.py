@@ -14,9 +14,15 @@ import pytest
 
 from autocurr.spaces import Discrete
 from autocurr.teachers.base import Teacher
-from autocurr.vector import CurriculumVectorEnv, QueuedTaskEnv, make_vec_env
+from autocurr.vector import OUTCOMES, CurriculumVectorEnv, QueuedTaskEnv, make_vec_env
 
 BACKENDS = ["async", "sync", "sb3-subproc", "sb3-dummy"]
+
+
+@pytest.fixture(params=OUTCOMES)
+def outcomes(request):
+    """Every test that takes it runs in both outcome modes ("batched" and "info")."""
+    return request.param
 
 
 class LoggedTaskEnv(gym.Env):
@@ -120,7 +126,9 @@ def is_sb3(backend: str) -> bool:
     return backend.startswith("sb3")
 
 
-def make(backend, n_envs=4, depth=8, signal_name="return", env_kwargs=None, **kwargs):
+def make(
+    backend, n_envs=4, depth=8, signal_name="return", env_kwargs=None, outcomes="batched", **kwargs
+):
     teacher = SequentialTeacher(Discrete(10**9), signal=signal_name)
     vec = make_vec_env(
         LoggedTaskEnv,
@@ -130,6 +138,7 @@ def make(backend, n_envs=4, depth=8, signal_name="return", env_kwargs=None, **kw
         depth=depth,
         env_kwargs=env_kwargs or {},
         seed=1,
+        outcomes=outcomes,
         **kwargs,
     )
     return vec, teacher
@@ -166,9 +175,14 @@ def expected_value(task, episode_return, length, signal_name):
 
 
 def check_exactly_once(vec, teacher, backend, signal_name="return"):
+    vec.flush()  # batched mode: deliver what the workers still hold
+    assert vec.outcomes_pending == 0
     logs = env_records(vec, backend, "episode_log")
-    played = [(task, expected_value(task, ret, length, signal_name)) for log in logs
-              for task, ret, length in log]
+    played = [
+        (task, expected_value(task, ret, length, signal_name))
+        for log in logs
+        for task, ret, length in log
+    ]
     assert len(teacher.updates) == len(played) == vec.episodes_finished == vec.outcomes_reported
     assert Counter(teacher.updates) == Counter(played)
     # Every task ran at most once, in the order it was queued: the queue never ran dry.
@@ -180,8 +194,8 @@ def check_exactly_once(vec, teacher, backend, signal_name="return"):
 
 
 @pytest.mark.parametrize("backend", BACKENDS)
-def test_every_episode_reported_exactly_once(backend):
-    vec, teacher = make(backend)
+def test_every_episode_reported_exactly_once(backend, outcomes):
+    vec, teacher = make(backend, outcomes=outcomes)
     try:
         run_episodes(vec, backend, 2000)
         check_exactly_once(vec, teacher, backend)
@@ -192,8 +206,8 @@ def test_every_episode_reported_exactly_once(backend):
 
 @pytest.mark.parametrize("signal_name", ["success", "length"])
 @pytest.mark.parametrize("backend", ["sync", "sb3-dummy"])
-def test_signal_follows_the_teacher(backend, signal_name):
-    vec, teacher = make(backend, signal_name=signal_name)
+def test_signal_follows_the_teacher(backend, signal_name, outcomes):
+    vec, teacher = make(backend, signal_name=signal_name, outcomes=outcomes)
     try:
         run_episodes(vec, backend, 300)
         check_exactly_once(vec, teacher, backend, signal_name)
@@ -203,8 +217,8 @@ def test_signal_follows_the_teacher(backend, signal_name):
 
 @pytest.mark.parametrize("mode", ["NextStep", "SameStep", "Disabled"])
 @pytest.mark.parametrize("backend", ["async", "sync"])
-def test_each_autoreset_mode_delivers_every_outcome(backend, mode):
-    vec, teacher = make(backend, autoreset_mode=mode)
+def test_each_autoreset_mode_delivers_every_outcome(backend, mode, outcomes):
+    vec, teacher = make(backend, autoreset_mode=mode, outcomes=outcomes)
     try:
         assert vec.mode.value == mode
         run_episodes(vec, backend, 500, disabled=mode == "Disabled")
@@ -214,8 +228,8 @@ def test_each_autoreset_mode_delivers_every_outcome(backend, mode):
 
 
 @pytest.mark.parametrize("backend", ["async", "sync", "sb3-dummy"])
-def test_user_resets_abandon_episodes_without_losing_count(backend):
-    vec, teacher = make(backend, depth=4)
+def test_user_resets_abandon_episodes_without_losing_count(backend, outcomes):
+    vec, teacher = make(backend, depth=4, outcomes=outcomes)
     try:
         run_episodes(vec, backend, 400, reset_every=7)
         check_exactly_once(vec, teacher, backend)
@@ -235,12 +249,20 @@ def test_unsupported_settings_raise_value_error():
         make_vec_env(LoggedTaskEnv, 2, teacher, backend="sync", depth=1)
     with pytest.raises(ValueError, match="loss"):
         make_vec_env(LoggedTaskEnv, 2, SequentialTeacher(Discrete(10), signal="loss"))
+    with pytest.raises(ValueError, match="outcomes"):
+        make_vec_env(LoggedTaskEnv, 2, teacher, backend="sync", outcomes="sometimes")
+    with pytest.raises(ValueError, match="outcome_info"):
+        make_vec_env(LoggedTaskEnv, 2, teacher, backend="sync", outcomes="info", outcome_info=False)
+    # A wrapper whose workers carry their outcomes another way would lose them: refuse it.
+    envs = [lambda: QueuedTaskEnv(LoggedTaskEnv(), outcomes="info")]
+    with pytest.raises(ValueError, match="outcomes"):
+        CurriculumVectorEnv(gym.vector.SyncVectorEnv(envs), teacher, outcomes="batched")
 
 
 @pytest.mark.parametrize("backend", ["sync", "sb3-dummy"])
 @pytest.mark.parametrize("depth", [2, 5, 16])
-def test_no_task_runs_more_than_depth_episodes_after_sampling(backend, depth):
-    vec, teacher = make(backend, depth=depth)
+def test_no_task_runs_more_than_depth_episodes_after_sampling(backend, depth, outcomes):
+    vec, teacher = make(backend, depth=depth, outcomes=outcomes)
     envs = vec.envs if is_sb3(backend) else vec.env.envs
     sampled_at = {}  # task -> number of tasks each env had started when it was sampled
 
@@ -271,28 +293,138 @@ def test_queued_task_env_appends_and_counts():
     assert env.push_tasks([5, 6]) == 2
     env.reset(seed=0)
     assert env.task == 5 and env.tasks_left == 1
-    assert env.take_tasks({0: [9]}) == 1  # not addressed to worker 3
-    assert env.take_tasks({3: [7, 8]}) == 3
+    assert env.take_tasks({0: [9]}) == (1, [], [])  # not addressed to worker 3
+    assert env.take_tasks({3: [7, 8]}) == (3, [], [])
     assert [env.reset()[1]["task"] for _ in range(3)] == [6, 7, 8]
 
 
+@pytest.mark.parametrize("outcome_info", [None, True])
 @pytest.mark.parametrize("signal_name", ["return", "length", "success"])
-def test_queued_task_env_reports_the_teachers_signal(signal_name):
-    env = QueuedTaskEnv(LoggedTaskEnv(), signal=signal_name)
+def test_queued_task_env_reports_the_teachers_signal(signal_name, outcomes, outcome_info):
+    env = QueuedTaskEnv(
+        LoggedTaskEnv(), signal=signal_name, outcomes=outcomes, outcome_info=outcome_info
+    )
     env.push_tasks([1, 2])
+    expected = []
     for task in (1, 2):
         env.reset(seed=task)
         while True:
             _, _, terminated, truncated, info = env.step(0)
             if terminated or truncated:
                 break
-        expected = expected_value(task, env.episode_return, env.episode_length, signal_name)
-        assert info["curriculum"] == {"task": task, "signal": expected}
+        value = expected_value(task, env.episode_return, env.episode_length, signal_name)
+        expected.append(value)
+        if outcomes == "info" or outcome_info:
+            assert info["curriculum"] == {"task": task, "signal": value}
+        else:
+            assert "curriculum" not in info  # batched: the step info carries nothing
+    held = ([1, 2], expected) if outcomes == "batched" else ([], [])
+    assert env.take_tasks({}) == (0, *held)
+    assert env.take_tasks({}) == (0, [], [])  # taken once only
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_close_without_flush_delivers_every_outcome(backend):
+    vec, teacher = make(backend)
+    try:
+        run_episodes(vec, backend, 300)
+        logs = env_records(vec, backend, "episode_log")
+        assert vec.outcomes_pending > 0  # batched: some outcomes still wait in the workers
+    finally:
+        vec.close()
+    played = [(task, float(ret)) for log in logs for task, ret, _ in log]
+    assert Counter(teacher.updates) == Counter(played)
+    assert vec.outcomes_reported == vec.episodes_finished == len(played)
+    assert vec.outcomes_pending == 0
+
+
+def test_sb3_close_between_step_async_and_step_wait_keeps_every_outcome():
+    vec, teacher = make("sb3-subproc", n_envs=2)
+    actions = np.zeros(2, dtype=np.int64)
+    try:
+        run_episodes(vec, "sb3-subproc", 50)
+        before = vec.episodes_finished
+        for _ in range(6):  # every episode lasts at most 5 steps: the in-flight step ends some
+            vec.step(actions)
+        vec.step_async(actions)
+    finally:
+        with deadline(30):
+            vec.close()
+    assert vec.episodes_finished > before
+    assert vec.outcomes_pending == 0
+    tasks = [task for task, _ in teacher.updates]
+    assert len(tasks) == len(set(tasks)) == vec.episodes_finished
+
+
+@pytest.mark.parametrize("backend", ["sync", "sb3-dummy"])
+def test_batched_outcomes_arrive_with_each_refill_round(backend):
+    depth, n_envs = 6, 4
+    vec, teacher = make(backend, n_envs=n_envs, depth=depth)
+    envs = vec.envs if is_sb3(backend) else vec.env.envs
+    actions = np.zeros(n_envs, dtype=np.int64)
+    try:
+        vec.reset()
+        rounds, max_pending = vec.refill_rounds, 0
+        for _ in range(500):
+            vec.step(actions)
+            # Bounded lag: a refill round empties every worker's list before any holds `depth`.
+            assert max(env.get_wrapper_attr("outcomes_held") for env in envs) <= depth
+            if vec.refill_rounds > rounds:  # a round just delivered everything
+                assert vec.outcomes_pending == 0
+                rounds = vec.refill_rounds
+            max_pending = max(max_pending, vec.outcomes_pending)
+            assert len(teacher.updates) == vec.outcomes_reported
+        assert 0 < max_pending <= n_envs * depth
+        assert rounds > 10
+    finally:
+        vec.close()
+
+
+@pytest.mark.parametrize("backend", ["async", "sync", "sb3-dummy"])
+def test_info_mode_updates_the_teacher_at_every_step(backend):
+    vec, teacher = make(backend, outcomes="info")
+    actions = np.zeros(4, dtype=np.int64)
+    try:
+        vec.reset()
+        for _ in range(200):
+            if is_sb3(backend):
+                _, _, done, infos = vec.step(actions)
+                carried = [info["curriculum"] for info in infos if "curriculum" in info]
+                assert len(carried) == int(done.sum())
+            else:
+                _, _, terminated, truncated, info = vec.step(actions)
+                ended = terminated | truncated
+                assert ended.sum() == (info["_curriculum"].sum() if ended.any() else 0)
+            assert vec.outcomes_pending == 0
+            assert len(teacher.updates) == vec.outcomes_reported == vec.episodes_finished
+        assert vec.episodes_finished > 100
+    finally:
+        vec.close()
+
+
+@pytest.mark.parametrize("backend", ["sync", "sb3-dummy"])
+def test_batched_outcome_info_is_for_loggers_only(backend):
+    vec, teacher = make(backend, outcome_info=True)
+    actions = np.zeros(4, dtype=np.int64)
+    try:
+        vec.reset()
+        seen = 0
+        for _ in range(200):
+            if is_sb3(backend):
+                infos = vec.step(actions)[3]
+                seen += sum("curriculum" in info for info in infos)
+            else:
+                info = vec.step(actions)[4]
+                seen += int(info["_curriculum"].sum()) if "curriculum" in info else 0
+        assert seen == vec.episodes_finished
+        check_exactly_once(vec, teacher, backend)  # reported once, not once more from the info
+    finally:
+        vec.close()
 
 
 @pytest.mark.parametrize("backend", ["async", "sb3-subproc"])
-def test_worker_crash_surfaces_quickly(backend):
-    vec, _ = make(backend, n_envs=2, env_kwargs={"fail_at_step": 20})
+def test_worker_crash_surfaces_quickly(backend, outcomes):
+    vec, _ = make(backend, n_envs=2, env_kwargs={"fail_at_step": 20}, outcomes=outcomes)
     start = time.monotonic()
     try:
         with deadline(30), pytest.raises(Exception):  # noqa: B017 - backends raise different types
@@ -303,9 +435,9 @@ def test_worker_crash_surfaces_quickly(backend):
             vec.close()
 
 
-def test_close_does_not_hang_on_a_stuck_worker():
+def test_close_does_not_hang_on_a_stuck_worker(outcomes):
     slow = {"slow_close": 60.0, "parent_pid": os.getpid()}
-    vec, _ = make("async", n_envs=2, env_kwargs=slow, close_timeout=1.0)
+    vec, _ = make("async", n_envs=2, env_kwargs=slow, close_timeout=1.0, outcomes=outcomes)
     vec.reset()
     start = time.monotonic()
     with deadline(30), pytest.warns(RuntimeWarning, match="terminated"):
@@ -334,8 +466,8 @@ def test_gymnasium_wrapper_looks_like_the_vector_env():
 
 @pytest.mark.slow
 @pytest.mark.parametrize("backend", ["async", "sb3-subproc", "sync"])
-def test_hundred_thousand_episodes_exactly_once(backend):
-    vec, teacher = make(backend, n_envs=8, depth=64, env_kwargs={"max_len": 3})
+def test_hundred_thousand_episodes_exactly_once(backend, outcomes):
+    vec, teacher = make(backend, n_envs=8, depth=64, env_kwargs={"max_len": 3}, outcomes=outcomes)
     try:
         with deadline(1200):
             run_episodes(vec, backend, 100_000)
@@ -345,12 +477,40 @@ def test_hundred_thousand_episodes_exactly_once(backend):
 
 
 @pytest.mark.slow
-def test_two_hundred_open_close_cycles():
+def test_two_hundred_open_close_cycles(outcomes):
     with deadline(600):
         for cycle in range(200):
-            vec, _ = make("async", n_envs=2, depth=4)
+            vec, _ = make("async", n_envs=2, depth=4, outcomes=outcomes)
             vec.reset()
             for _ in range(3):
                 vec.step(np.zeros(2, dtype=np.int64))
             vec.close()
             assert vec.env.closed, cycle
+
+
+def test_sb3_training_logs_every_episode_and_checkpoints_a_teacher_that_saw_them_all(tmp_path):
+    pytest.importorskip("stable_baselines3")
+    from stable_baselines3 import PPO
+
+    from autocurr import make_teacher
+    from autocurr.integrations.sb3 import (
+        CurriculumCallback,
+        CurriculumCheckpointCallback,
+        load_teacher_state,
+    )
+
+    teacher = make_teacher("uniform", Discrete(16), seed=0)  # the logger keeps per-task arrays
+    env = make_vec_env(LoggedTaskEnv, 2, teacher, backend="sb3-dummy", depth=8, seed=0)
+    logger = CurriculumCallback(teacher)
+    checkpoint = CurriculumCheckpointCallback(teacher, save_freq=64, save_dir=tmp_path)
+    model = PPO("MlpPolicy", env, n_steps=32, batch_size=32, n_epochs=1, seed=0)
+    model.learn(64, callback=[logger, checkpoint])
+    try:
+        finished = env.episodes_finished
+        # Batched outcomes still reach SB3 loggers (outcome_info is on for SB3 backends) ...
+        assert logger.summary()["episodes"] == finished > 0
+        # ... and the checkpoint flushed the workers before saving the teacher.
+        saved = load_teacher_state(checkpoint.saved[-1] / "teacher_state.pkl")
+        assert saved.n_updates == finished
+    finally:
+        env.close()

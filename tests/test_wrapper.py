@@ -193,6 +193,16 @@ def test_every_registered_teacher_drives_an_env_with_its_own_signal(name):
     episode-level stand-in must at least reach it)."""
     hyperparameters = REQUIRED_HYPERPARAMETERS.get(name, {})
     cls = teacher_class(name)
+    if cls.signal in ("loss", "advantage"):  # data teachers: fed by autocurr.data / hf
+        teacher = make_teacher(name, Discrete(4), seed=0, **hyperparameters)
+        with pytest.raises(ValueError, match="autocurr.data"):
+            CurriculumWrapper(TaskEnv(), teacher)
+        env = CurriculumWrapper(TaskEnv(), teacher, signal="return")  # an explicit signal works
+        env.reset(seed=0)
+        while not env.step(0)[2]:
+            pass
+        assert teacher.n_updates == 1
+        return
     if cls.requires_finite or name == "uniform":
         teacher = make_teacher(name, Discrete(4), seed=0, **hyperparameters)
         env = CurriculumWrapper(TaskEnv(), teacher)  # pays the task: returns 0..3, success 0/1

@@ -223,11 +223,23 @@ class CurriculumCheckpointCallback(BaseCallback):
 
     def save(self, directory: Path) -> Path:
         directory.mkdir(parents=True, exist_ok=True)
+        _flush_outcomes(self.training_env)
         self.model.save(directory / "model.zip")
         save_teacher_state(self.teacher, directory / "teacher_state.pkl")
         if self.verbose:
             print(f"checkpoint saved to {directory}")
         return directory
+
+
+def _flush_outcomes(venv: Any) -> None:
+    """Deliver the outcomes a ``make_vec_env`` env still holds in its workers (batched mode), so
+    a saved teacher has seen every finished episode; other vector envs hold none."""
+    while venv is not None:
+        flush = getattr(type(venv), "flush", None)
+        if callable(flush):
+            flush(venv)
+            return
+        venv = getattr(venv, "venv", None)
 
 
 def _mean_or_none(values: Sequence[float]) -> float | None:
