@@ -1,4 +1,4 @@
-"""The ``autocurr`` command line: ``train``, ``eval`` and ``teachers``.
+"""The ``autocurr`` command line: ``train``, ``eval``, ``mix``, ``bench`` and ``teachers``.
 
 This module stays light: argparse and the teacher registry only. Torch and Stable-Baselines3 are
 imported inside the ``train`` / ``eval`` subcommands, after checking that the ``sb3`` extra is
@@ -235,6 +235,42 @@ def _run_mix(args: argparse.Namespace) -> int:
     return run_mix(args)
 
 
+def _add_bench_parser(subparsers: Any) -> None:
+    parser = subparsers.add_parser(
+        "bench",
+        help="run benchmark suites, list them, or regenerate BENCHMARKS.md from their results",
+        description="autocurr bench SUITE [SUITE ...] | all: run suites from the repository's "
+        "benchmarks/ folder; each run writes <results-dir>/<suite>/<UTC time>[-quick]/ "
+        "(results.json with command, versions, machine and date, one CSV per table, plots). "
+        "autocurr bench report: rewrite the <!-- bench:SUITE --> blocks of BENCHMARKS.md from "
+        "each suite's latest full run (else its latest quick run). autocurr bench list: the "
+        "suites.",
+    )
+    parser.add_argument(
+        "targets",
+        nargs="+",
+        metavar="SUITE|all|report|list",
+        help="suites to run ('all': every suite), or 'report' [SUITE ...], or 'list'",
+    )
+    parser.add_argument(
+        "--seeds", type=int, help="seeds per configuration (default: each suite's own)"
+    )
+    parser.add_argument(
+        "--quick", action="store_true", help="smoke run: every suite in minutes, not the numbers"
+    )
+    parser.add_argument("--results-dir", default="bench_results", help="default: %(default)s")
+    parser.add_argument(
+        "--benchmarks-dir",
+        help="folder of suite modules (default: benchmarks/ of the checkout autocurr runs from)",
+    )
+    parser.add_argument(
+        "--output",
+        default="BENCHMARKS.md",
+        help="report: the file to update (default: %(default)s)",
+    )
+    parser.set_defaults(handler=_run_bench)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="autocurr",
@@ -244,6 +280,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_train_parser(subparsers)
     _add_eval_parser(subparsers)
     _add_mix_parser(subparsers)
+    _add_bench_parser(subparsers)
     teachers = subparsers.add_parser("teachers", help="list the available teachers")
     teachers.set_defaults(handler=_run_teachers)
     return parser
@@ -283,6 +320,76 @@ def _one_line_doc(cls: type) -> str:
         if lines:
             return lines[0]
     return ""
+
+
+def _run_bench(args: argparse.Namespace) -> int:
+    from autocurr import bench
+
+    command, *rest = args.targets
+    try:
+        suites = bench.discover_suites(bench.find_benchmarks_dir(args.benchmarks_dir))
+        if command == "list":
+            return _bench_list(suites, rest)
+        if command == "report":
+            return _bench_report(args, suites, rest)
+        if {"list", "report"} & set(rest):
+            raise CliError("'list' and 'report' cannot be combined with suite names")
+        return _bench_run(args, bench.resolve_suites(suites, args.targets))
+    except bench.BenchError as error:
+        raise CliError(str(error)) from None
+
+
+def _bench_list(suites: dict[str, Any], rest: list[str]) -> int:
+    if rest:
+        raise CliError(f"'list' takes no suite names, got {' '.join(rest)}")
+    if not suites:
+        print("no suites found")
+        return 0
+    width = max(len(name) for name in suites)
+    for name, suite in suites.items():
+        print(f"{name.ljust(width)}  {suite.description}")
+    return 0
+
+
+def _bench_report(args: argparse.Namespace, suites: dict[str, Any], only: list[str]) -> int:
+    from autocurr import bench
+
+    if args.quick or args.seeds is not None:
+        raise CliError("'report' takes no --quick or --seeds (it reads the latest results)")
+    done = bench.write_report(args.results_dir, args.output, suites, only)
+    if not done:
+        print(f"no results under {args.results_dir}/: {args.output} unchanged", file=sys.stderr)
+        return 1
+    print(f"updated {args.output}: {', '.join(done)}")
+    return 0
+
+
+def _bench_run(args: argparse.Namespace, chosen: list[Any]) -> int:
+    from autocurr import bench
+
+    if args.seeds is not None and args.seeds < 1:
+        raise CliError(f"--seeds must be >= 1, got {args.seeds}")
+    failed = []
+    with bench.progress(len(chosen)) as start:
+        for suite in chosen:
+            start(suite.name)
+            try:
+                path = bench.run_suite(
+                    suite, seeds=args.seeds, quick=args.quick, results_dir=args.results_dir
+                )
+            except KeyboardInterrupt:
+                print(f"autocurr bench: {suite.name} interrupted", file=sys.stderr)
+                return INTERRUPTED
+            except Exception as error:  # one failing suite must not stop `bench all`
+                failed.append(suite.name)
+                print(f"autocurr bench: {suite.name} failed: {error!r}", file=sys.stderr)
+                continue
+            record = json.loads(path.read_text())
+            print(f"{suite.name}: {record['duration_s']:.1f} s -> {path}")
+    if failed:
+        print(f"autocurr bench: failed: {', '.join(failed)} (see error.txt)", file=sys.stderr)
+        return 1
+    return 0
 
 
 def _run_train(args: argparse.Namespace) -> int:

@@ -3,7 +3,12 @@
 Usage::
 
     python benchmarks/data_mixture.py            # full run: 6 rows x 3 seeds, 1500 steps
-    python benchmarks/data_mixture.py --quick    # smoke check: 300 steps, 1 seed
+    python benchmarks/data_mixture.py --quick    # smoke check: 200 steps, 1 seed (under 60 s)
+    autocurr bench data-mixture [--quick]        # the same through the harness (suite interface)
+
+As a suite (``SUITE``, :func:`run`, :func:`report`) the results also hold ``tables`` (per
+teacher, per seed), the target verdict and the interquartile mean (rliable, stratified bootstrap
+95% CI) of the final excess loss over seeds x learnable domains.
 
 Setup (``autocurr.agents.mix_lm`` / ``autocurr.envs.synthetic_lm``): 4 synthetic domains with exact
 entropies -- ``learned`` (constant sequences, H = 0, mastered in the first ~150 steps), ``medium``
@@ -56,15 +61,39 @@ TEACHER_KWARGS: dict[str, dict[str, Any]] = {"exp3": {"reward": "progress"}}  # 
 REFERENCE_ROWS = ("doremi-ref",)
 SMOOTH = 3
 TARGET_RATIO = 0.7
+#: The target is a mean over this many seeds (the default ``seeds``).
+TARGET_SEEDS = 3
+FULL_STEPS, QUICK_STEPS = 1500, 200  # quick: a smoke check within the 60 s budget
+EVAL_EVERY, HELDOUT_SIZE = 25, 128
+#: The domains of the metric (also recorded per run as ``learnable``).
+LEARNABLE = ("medium", "hard")
+#: How each row is described in the report.
+ROW_LABELS = {
+    "uniform": "uniform",
+    "lp": "`lp` (signal exp(−loss))",
+    "exp3": "`exp3` (progress on −loss)",
+    "odm": "`odm` (loss)",
+    "doremi": "`doremi`, oracle reference (the exact entropies)",
+    "doremi-ref": "`doremi`, reference = uniform run's final losses",
+}
+
+SUITE = "data-mixture"
+DESCRIPTION = (
+    "Data mixture of a tiny causal LM (torch, CPU): lp, exp3, odm and doremi vs uniform "
+    "sampling of 4 synthetic domains, steps to uniform's final excess loss (221 s full)"
+)
 DEFAULT_OUT = Path(__file__).resolve().parent.parent / "docs" / "benchmarks" / "data_mixture"
 
 
-def run_one(job: dict[str, Any]) -> dict[str, Any]:
-    """One (row, seed) run in a worker process (1 torch thread)."""
-    from autocurr.agents.mix_lm import MixConfig, train_mixture
+def mix_config(job: dict[str, Any]):
+    """The :class:`~autocurr.agents.mix_lm.MixConfig` of one (row, seed) run (1 torch thread).
+
+    Workers run ``train_mixture`` itself, an importable function, so the pool also works when
+    this file is loaded by the ``autocurr bench`` harness under another module name."""
+    from autocurr.agents.mix_lm import MixConfig
 
     label = job["teacher"]
-    config = MixConfig(
+    return MixConfig(
         teacher=REGISTRY_NAME.get(label, label),
         teacher_kwargs=job["teacher_kwargs"],
         steps=job["steps"],
@@ -75,8 +104,11 @@ def run_one(job: dict[str, Any]) -> dict[str, Any]:
         progress=False,
         threads=1,
     )
-    history = train_mixture(config)
-    history["teacher_config"] = history.pop("teacher")  # name + hyperparameters
+
+
+def labelled(history: dict[str, Any], job: dict[str, Any]) -> dict[str, Any]:
+    """A run's history under its row label (the teacher's name + hyperparameters kept aside)."""
+    history["teacher_config"] = history.pop("teacher")
     return {**history, "teacher": job["teacher"], "seed": job["seed"]}
 
 
@@ -137,7 +169,7 @@ def summarise(runs: list[dict[str, Any]], teachers: list[str], seeds: list[int])
 
 def best_teacher(summary: dict, teachers: list[str]) -> str:
     candidates = [t for t in teachers if t != "uniform"] or teachers
-    return min(candidates, key=lambda t: (summary["teachers"][t]["mean_ratio"] or np.inf))
+    return min(candidates, key=lambda t: summary["teachers"][t]["mean_ratio"] or np.inf)
 
 
 def plot_curves(runs: list[dict[str, Any]], teachers: list[str], path: Path) -> None:
@@ -175,6 +207,7 @@ def write_report(record: dict[str, Any], path: Path) -> None:
     summary = record["summary"]
     teachers = record["settings"]["teachers"]
     names = record["domains"]
+    best = record["best_teacher"]
     lines = [
         "# Data-mixture benchmark (synthetic multi-domain LM)",
         "",
@@ -213,18 +246,20 @@ def write_report(record: dict[str, Any], path: Path) -> None:
             + " ".join(f"{p:.2f}" for p in row["share_drawn_mean"])
             + " |"
         )
-    best = record["best_teacher"]
-    best_row = summary["teachers"][best]
-    verdict = (
-        "met"
-        if best_row["mean_ratio"] is not None and best_row["mean_ratio"] <= TARGET_RATIO
-        else "NOT met"
-    )
     lines += [
         "",
-        f"Best teacher: **{best}**, mean ratio {_fmt(best_row['mean_ratio'], 2)} "
-        f"(every seed <= {TARGET_RATIO}: {best_row['every_seed_within_target']}); target "
-        f"(<= {TARGET_RATIO}x uniform's steps, mean over seeds) **{verdict}**.",
+        "IQM: interquartile mean (rliable, stratified bootstrap 95% CI) of the final excess loss "
+        "(mean of the last 3 evaluations) over seeds x learnable domains; lower is better.",
+        "",
+        "| teacher | IQM excess [95% CI] |",
+        "|---|---|",
+        *(
+            f"| {t} | {record['iqm'][t]['iqm']:.3f} "
+            f"[{record['iqm'][t]['low']:.3f}, {record['iqm'][t]['high']:.3f}] |"
+            for t in teachers
+        ),
+        "",
+        target_line(record),
         "",
         "Notes:",
         "",
@@ -235,7 +270,7 @@ def write_report(record: dict[str, Any], path: Path) -> None:
         "with a domain tag token, so the exact entropy is the achievable floor.",
         "- Every teacher runs with its registered defaults; nothing was tuned for this benchmark. "
         "Signals: odm and doremi get the per-domain mean loss, lp gets exp(-loss) (a success-like "
-        "score in [0, 1]), exp3 gets -loss with `reward=\"progress\"`. doremi's `reference_loss` "
+        'score in [0, 1]), exp3 gets -loss with `reward="progress"`. doremi\'s `reference_loss` '
         "is the exact entropy of each domain (an oracle reference model, the best case for "
         "DoReMi); `doremi-ref` uses the final held-out per-domain losses of the uniform run on "
         "the same seed (DoReMi's pipeline: a reference model trained on uniform weights; its "
@@ -263,24 +298,32 @@ def write_report(record: dict[str, Any], path: Path) -> None:
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="300 steps, 1 seed (smoke check)")
+    parser.add_argument("--quick", action="store_true", help="200 steps, 1 seed (smoke check)")
     parser.add_argument("--seeds", type=int, default=None, help="seeds 0..N-1 (default 3)")
     parser.add_argument("--steps", type=int, default=None, help="optimizer steps (default 1500)")
     parser.add_argument("--teachers", nargs="+", default=list(TEACHERS))
     parser.add_argument("--jobs", type=int, default=2, help="runs in parallel (processes)")
     parser.add_argument("--out", default=str(DEFAULT_OUT), help="output folder")
+    parser.add_argument(
+        "--rebuild",
+        action="store_true",
+        help="no training: recompute the aggregates and the report from --out's results.json",
+    )
     return parser
 
 
-def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
-    steps = args.steps or (300 if args.quick else 1500)
-    seeds = list(range(args.seeds or (1 if args.quick else 3)))
-    teachers = list(dict.fromkeys(["uniform", *args.teachers]))
-    eval_every, heldout_size = 25, 128
+def collect(
+    seeds: list[int], steps: int, teachers: list[str], jobs: int, log=print
+) -> tuple[list[dict[str, Any]], float]:
+    """Every (row, seed) run, ``jobs`` at a time; returns the runs (full histories) and the
+    wall time. The ``REFERENCE_ROWS`` of a seed start once its uniform run has finished."""
+    eval_every, heldout_size = EVAL_EVERY, HELDOUT_SIZE
     unknown = [t for t in teachers if REGISTRY_NAME.get(t, t) not in available()]
     if unknown:
-        raise SystemExit(f"unknown teachers {unknown}; available: {available()}")
+        raise ValueError(f"unknown teachers {unknown}; available: {available()}")
+    if not seeds or steps < 1:
+        raise ValueError(f"need at least one seed and one step, got {seeds}, {steps}")
+    from autocurr.agents.mix_lm import train_mixture
 
     def job(teacher: str, seed: int, **kwargs: Any) -> dict[str, Any]:
         return {
@@ -297,72 +340,321 @@ def main(argv: list[str] | None = None) -> int:
     start = time.perf_counter()
     runs: list[dict[str, Any]] = []
 
-    def collect(run: dict[str, Any]) -> None:
+    def collect_one(run: dict[str, Any]) -> None:
         runs.append(run)
-        print(
+        log(
             f"[{time.perf_counter() - start:6.0f} s] {run['teacher']:<10} seed {run['seed']}: "
-            f"final excess {run['excess_learnable'][-1]:.3f} ({run['train_time_s']:.0f} s)",
-            flush=True,
+            f"final excess {run['excess_learnable'][-1]:.3f} ({run['train_time_s']:.0f} s)"
         )
 
     context = multiprocessing.get_context("spawn")
-    with context.Pool(max(1, args.jobs)) as pool:
+    with context.Pool(max(1, jobs)) as pool:
         pending = []
-        for run in pool.imap(run_one, first):  # in order: uniform runs finish first
-            collect(run)
+        configs = [mix_config(j) for j in first]
+        # imap keeps the order: uniform runs finish first
+        for done, history in zip(first, pool.imap(train_mixture, configs), strict=True):
+            run = labelled(history, done)
+            collect_one(run)
             if run["teacher"] == "uniform":
                 reference = (np.asarray(run["excess"][-1]) + np.asarray(run["entropy"])).tolist()
-                pending += [
-                    pool.apply_async(run_one, (job(t, run["seed"], reference_loss=reference),))
-                    for t in teachers
-                    if t in REFERENCE_ROWS
-                ]
-        for result in pending:
-            collect(result.get())
-    wall = time.perf_counter() - start
-    summary = summarise(runs, teachers, seeds)
-    best = best_teacher(summary, teachers)
+                for later in [job(t, run["seed"], reference_loss=reference) for t in teachers]:
+                    if later["teacher"] in REFERENCE_ROWS:
+                        result = pool.apply_async(train_mixture, (mix_config(later),))
+                        pending.append((later, result))
+        for later, result in pending:
+            collect_one(labelled(result.get(), later))
+    return runs, time.perf_counter() - start
 
+
+def plot_all(runs: list[dict[str, Any]], teachers: list[str], out: Path, suffix: str) -> None:
+    """``mixture_<row>.png`` of every non-uniform row on the first seed and ``curves.png``."""
     from autocurr.agents.mix_lm import plot_mixture
-    from autocurr.agents.train import machine_description, versions
 
-    out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    suffix = "_quick" if args.quick else ""
-    for label in teachers:  # the mixture of every teacher on the first seed
+    first_seed = min(run["seed"] for run in runs)
+    for label in teachers:
         if label != "uniform":
-            run = next(r for r in runs if r["teacher"] == label and r["seed"] == seeds[0])
-            title = f"{label}, seed {seeds[0]}"
+            run = next(r for r in runs if r["teacher"] == label and r["seed"] == first_seed)
+            title = f"{label}, seed {first_seed}"
             plot_mixture(run, out / f"mixture_{label}{suffix}.png", title=title)
     plot_curves(runs, teachers, out / f"curves{suffix}.png")
-    command = "python benchmarks/data_mixture.py " + " ".join(
-        shlex.quote(a) for a in (sys.argv[1:] if argv is None else argv)
-    )
+
+
+def build_record(
+    runs: list[dict[str, Any]],
+    *,
+    teachers: list[str],
+    seeds: list[int],
+    steps: int,
+    jobs: int,
+    quick: bool,
+    command: str,
+    wall: float,
+) -> dict[str, Any]:
+    """The results: settings, per-teacher summary, compact runs, then :func:`aggregate`."""
+    from autocurr.agents.train import machine_description, versions
+
+    summary = summarise(runs, teachers, seeds)
     record = {
-        "command": command.strip(),
+        "command": command,
         "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
         "wall_time_s": wall,
         "machine": machine_description(),
         "versions": versions(),
+        "quick": quick,
         "settings": {
             "steps": steps,
             "seeds": seeds,
             "teachers": teachers,
             "teacher_kwargs": {t: TEACHER_KWARGS.get(t, {}) for t in teachers},
             "registry_names": {t: REGISTRY_NAME.get(t, t) for t in teachers},
-            "eval_every": eval_every,
-            "heldout_size": heldout_size,
+            "eval_every": EVAL_EVERY,
+            "heldout_size": HELDOUT_SIZE,
             "smooth_window_evals": SMOOTH,
             "target_ratio": TARGET_RATIO,
-            "jobs": args.jobs,
+            "target_seeds": TARGET_SEEDS,
+            "jobs": jobs,
         },
         "domains": runs[0]["domains"],
         "entropy": runs[0]["entropy"],
-        "suffix": suffix,
-        "best_teacher": best,
+        "learnable": runs[0]["learnable"],
+        "suffix": "_quick" if quick else "",
+        "best_teacher": best_teacher(summary, teachers),
         "summary": summary,
         "runs": [_compact(run) for run in sorted(runs, key=lambda r: (r["teacher"], r["seed"]))],
     }
+    return aggregate(record)
+
+
+def final_excess_per_domain(run: dict[str, Any]) -> np.ndarray:
+    """Per-domain held-out excess loss at the end: the mean of the last ``SMOOTH`` evaluations
+    (the smoothing of the headline metric)."""
+    return np.asarray(run["excess"], dtype=np.float64)[-SMOOTH:].mean(axis=0)
+
+
+def aggregate(record: dict[str, Any]) -> dict[str, Any]:
+    """Add ``iqm`` (final excess loss over seeds x learnable domains), ``target`` and
+    ``tables`` to a record (works on a results.json written before they existed)."""
+    from autocurr.bench import iqm_with_ci
+
+    teachers = record["settings"]["teachers"]
+    learnable = np.flatnonzero(
+        record.get("learnable") or [name in LEARNABLE for name in record["domains"]]
+    )
+    scores = {
+        teacher: np.array(
+            [
+                final_excess_per_domain(run)[learnable]
+                for run in record["runs"]
+                if run["teacher"] == teacher
+            ]
+        )
+        for teacher in teachers
+    }
+    record["iqm"] = iqm_with_ci(scores)  # teacher -> {"iqm", "low", "high"}
+    best = record["best_teacher"]
+    row = record["summary"]["teachers"][best]
+    seeds = len(record["settings"]["seeds"])
+    record["target"] = {
+        "teacher": best,
+        "mean_ratio": row["mean_ratio"],
+        "ratio_per_seed": row["ratio_to_uniform"],
+        "every_seed_within_target": row["every_seed_within_target"],
+        "seeds": seeds,
+        "target_ratio": TARGET_RATIO,
+        "target_seeds": TARGET_SEEDS,
+        "met": row["mean_ratio"] is not None and row["mean_ratio"] <= TARGET_RATIO,
+    }
+    record["tables"] = build_tables(record)
+    return record
+
+
+def build_tables(record: dict[str, Any]) -> dict[str, dict[str, list]]:
+    summary = record["summary"]["teachers"]
+    names = record["domains"]
+    seeds = record["settings"]["seeds"]
+    teacher_rows, seed_rows = [], []
+    for teacher in record["settings"]["teachers"]:
+        row, cell = summary[teacher], record["iqm"][teacher]
+        teacher_rows.append(
+            [
+                teacher,
+                ROW_LABELS.get(teacher, f"`{teacher}`"),
+                len(row["final_excess_learnable"]),
+                row["final_excess_mean"],
+                row["final_excess_std"],
+                cell["iqm"],
+                cell["low"],
+                cell["high"],
+                row["mean_excess_over_training"],
+                row["mean_ratio"],
+                row["every_seed_within_target"],
+                *row["final_excess_per_domain_mean"],
+                *row["share_drawn_mean"],
+            ]
+        )
+        for seed, final, reached, ratio in zip(
+            seeds,
+            row["final_excess_learnable"],
+            row["steps_to_uniform_final"],
+            row["ratio_to_uniform"],
+            strict=True,
+        ):
+            seed_rows.append([teacher, seed, final, reached, ratio])
+    return {
+        "teachers": {
+            "columns": [
+                "teacher",
+                "label",
+                "seeds",
+                "final_excess_mean",
+                "final_excess_sd",
+                "iqm_excess",
+                "iqm_ci_low",
+                "iqm_ci_high",
+                "mean_excess_over_training",
+                "mean_ratio",
+                "every_seed_within_target",
+                *[f"final_excess_{name}" for name in names],
+                *[f"share_{name}" for name in names],
+            ],
+            "rows": teacher_rows,
+        },
+        "per_seed": {
+            "columns": ["teacher", "seed", "final_excess", "steps_to_uniform_final", "ratio"],
+            "rows": seed_rows,
+        },
+    }
+
+
+def target_line(record: dict[str, Any]) -> str:
+    target = record["target"]
+    ratios = ", ".join(_fmt(r, 2) for r in target["ratio_per_seed"])
+    verdict = "met" if target["met"] else "not met"
+    line = (
+        f"Target (best teacher <= {target['target_ratio']}x uniform's steps, mean over "
+        f"{target['target_seeds']} seeds): best `{target['teacher']}` at "
+        f"{_fmt(target['mean_ratio'], 2)}x (per seed {ratios}; every seed within the target: "
+        f"{'yes' if target['every_seed_within_target'] else 'no'}): **{verdict}**"
+    )
+    if target["seeds"] < target["target_seeds"]:
+        line += f" on {target['seeds']} seed(s) only, not the target's protocol"
+    return line + "."
+
+
+def report(results: dict[str, Any]) -> str:
+    """Markdown for BENCHMARKS.md from ``results`` alone."""
+    settings = results["settings"]
+    names = results["domains"]
+    table = results["tables"]["teachers"]
+    lines = []
+    if results.get("quick"):
+        lines += [
+            f"*Smoke check (`--quick`): {len(settings['seeds'])} seed(s), {settings['steps']} "
+            "steps; not the benchmark's numbers.*",
+            "",
+        ]
+    lines += [
+        f"{settings['steps']:,} AdamW steps (batch 32) of a 2-layer causal transformer on "
+        f"{len(names)} synthetic domains ({', '.join(names)}), seeds "
+        f"{', '.join(map(str, settings['seeds']))}, teachers on their registered defaults. "
+        "Metric: held-out excess loss over the learnable domains, smoothed over "
+        f"{settings['smooth_window_evals']} evaluations; ratio = the step at which the teacher "
+        "reaches uniform's final value on the same seed over uniform's own step. IQM: "
+        "interquartile mean (rliable, stratified bootstrap 95% CI) of the final excess loss over "
+        "seeds x learnable domains (lower is better).",
+        "",
+        "| teacher | final excess (mean ± sd) | IQM excess [95% CI] | ratio per seed | mean ratio "
+        f"| share drawn ({', '.join(names)}) |",
+        "|---|---|---|---|---|---|",
+    ]
+    per_seed: dict[str, list[Any]] = {}
+    for teacher, _seed, _final, _reached, ratio in results["tables"]["per_seed"]["rows"]:
+        per_seed.setdefault(teacher, []).append(ratio)
+    best = results["target"]["teacher"]
+    for values in table["rows"]:
+        row = dict(zip(table["columns"], values, strict=True))
+        mean_ratio = _fmt(row["mean_ratio"], 2)
+        if row["teacher"] == best and results["target"]["met"]:
+            mean_ratio = f"**{mean_ratio}**"
+        shares = " ".join(f"{row[f'share_{name}']:.2f}" for name in names)
+        lines.append(
+            f"| {row['label']} | {row['final_excess_mean']:.3f} ± {row['final_excess_sd']:.3f} "
+            f"| {row['iqm_excess']:.3f} [{row['iqm_ci_low']:.3f}, {row['iqm_ci_high']:.3f}] | "
+            + ", ".join(_fmt(r, 2) for r in per_seed.get(row["teacher"], []))
+            + f" | {mean_ratio} | {shares} |"
+        )
+    lines += [
+        "",
+        f"Final excess loss per domain (mean over seeds; {', '.join(names)}):",
+        "",
+        "| teacher | " + " | ".join(names) + " |",
+        "|---|" + "---|" * len(names),
+    ]
+    for values in table["rows"]:
+        row = dict(zip(table["columns"], values, strict=True))
+        cells = " | ".join(f"{row[f'final_excess_{name}']:.3f}" for name in names)
+        lines.append(f"| {row['label']} | {cells} |")
+    lines += ["", "- " + target_line(results)]
+    return "\n".join(lines) + "\n"
+
+
+def run(
+    *,
+    seeds: int | None = None,
+    quick: bool = False,
+    out_dir: Path,
+    steps: int | None = None,
+    teachers: list[str] | None = None,
+    jobs: int = 2,
+    command: str | None = None,
+) -> dict[str, Any]:
+    """The suite: every run, the plots in ``out_dir`` and the results (see :func:`report`)."""
+    steps = steps or (QUICK_STEPS if quick else FULL_STEPS)
+    seed_list = list(range(seeds or (1 if quick else TARGET_SEEDS)))
+    rows = list(dict.fromkeys(["uniform", *(teachers or TEACHERS)]))
+    command = command or "autocurr bench data-mixture" + (" --quick" if quick else "")
+    runs, wall = collect(seed_list, steps, rows, jobs, log=lambda line: print(line, flush=True))
+    suffix = "_quick" if quick else ""
+    plot_all(runs, rows, Path(out_dir), suffix)
+    return build_record(
+        runs,
+        teachers=rows,
+        seeds=seed_list,
+        steps=steps,
+        jobs=jobs,
+        quick=quick,
+        command=command,
+        wall=wall,
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    command = "python benchmarks/data_mixture.py " + " ".join(
+        shlex.quote(a) for a in (sys.argv[1:] if argv is None else argv)
+    )
+    out = Path(args.out)
+    if args.rebuild:
+        suffix = "_quick" if args.quick else ""
+        record = aggregate(json.loads((out / f"results{suffix}.json").read_text()))
+        (out / f"results{suffix}.json").write_text(json.dumps(record, indent=1) + "\n")
+        write_report(record, out / f"report{suffix}.md")
+        print((out / f"report{suffix}.md").read_text())
+        return 0
+    try:
+        record = run(
+            seeds=args.seeds,
+            quick=args.quick,
+            out_dir=out,
+            steps=args.steps,
+            teachers=args.teachers,
+            jobs=args.jobs,
+            command=command.strip(),
+        )
+    except ValueError as error:
+        raise SystemExit(str(error)) from None
+    suffix = record["suffix"]
     (out / f"results{suffix}.json").write_text(json.dumps(record, indent=1) + "\n")
     write_report(record, out / f"report{suffix}.md")
     print((out / f"report{suffix}.md").read_text())

@@ -3,6 +3,7 @@
 Usage::
 
     python benchmarks/level_buffer_overhead.py [--sizes 1000 4000 10000 100000] [--calls 20000]
+    autocurr bench level-buffer [--quick]     # the same defaults, through the harness
 
 A full buffer of ``K`` levels (random 16-byte keys, random scores) under PLR's defaults (rank
 transform, temperature 0.3, staleness 0.3) takes alternating calls, as in training: a replay
@@ -15,6 +16,9 @@ Side by side, in the same run, the per-draw work of the public implementations (
 JaxUED, minimax): rank every score with an argsort, build the staleness distribution, mix,
 normalise and draw -- an O(K log K) numpy pass per replayed level, written here from that
 description (``naive_draw``).
+
+As a suite of ``autocurr bench`` (``SUITE``, :func:`run`, :func:`report`): one table (K, µs per
+draw, insert, rescore and naive draw, speed-up). ``--quick``: K = 1k and 100k, 5,000 calls.
 """
 
 from __future__ import annotations
@@ -24,6 +28,8 @@ import datetime
 import platform
 import sys
 import time
+from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -87,10 +93,75 @@ def time_naive(size: int, calls: int, seed: int) -> float:
     return float(np.median(times))
 
 
+SUITE = "level-buffer"
+DESCRIPTION = (
+    "µs per replay draw / insert / rescore of PLR's level buffer at K = 1k..100k levels, against "
+    "the O(K log K) per-draw recomputation of dcd/JaxUED/minimax"
+)
+DEFAULT_SIZES = (1_000, 4_000, 10_000, 100_000)
+DEFAULT_CALLS = 20_000
+#: ``--quick``: the smallest and the largest buffer, fewer calls.
+QUICK_SIZES = (1_000, 100_000)
+QUICK_CALLS = 5_000
+
+
+def measure(sizes, calls: int, seed: int = 0, replace: str = "score") -> dict[str, Any]:
+    """The suite's results: one row per buffer size (µs per call and the speed-up)."""
+    rows = []
+    for size in sizes:
+        sample, insert, rescore = time_buffer(size, calls, seed, replace)
+        naive = time_naive(size, calls, seed)
+        rows.append([size, sample * 1e6, insert * 1e6, rescore * 1e6, naive * 1e6, naive / sample])
+    columns = ["buffer_size", "draw_us", "insert_us", "rescore_us", "naive_draw_us", "speedup"]
+    return {
+        "tables": {"level_buffer": {"columns": columns, "rows": rows}},
+        "settings": {
+            "sizes": list(sizes),
+            "calls": calls,
+            "seed": seed,
+            "replace": replace,
+            "temperature": TEMPERATURE,
+            "staleness": STALENESS,
+            "repeats": 3,
+        },
+    }
+
+
+def run(*, seeds: int | None = None, quick: bool = False, out_dir: Path) -> dict[str, Any]:
+    """The suite (PLR's defaults, ``replace="score"``). A timing benchmark: one seed (``seeds``
+    is recorded, not used); medians of 3 repeats."""
+    sizes, calls = (QUICK_SIZES, QUICK_CALLS) if quick else (DEFAULT_SIZES, DEFAULT_CALLS)
+    results = measure(sizes, calls)
+    results["settings"]["seeds_requested"] = seeds
+    return results
+
+
+def report(results: dict[str, Any]) -> str:
+    settings = results["settings"]
+    lines = [
+        "| buffer size K | replay draw | insert | rescore | O(K log K) draw (dcd/JaxUED/minimax "
+        "style) | × |",
+        "|---|---|---|---|---|---|",
+    ]
+    for size, draw, insert, rescore, naive, speedup in results["tables"]["level_buffer"]["rows"]:
+        lines.append(
+            f"| {size:,} | {draw:.1f} | {insert:.1f} | {rescore:.1f} | {naive:,.0f} | "
+            f"{speedup:,.0f} |"
+        )
+    lines += [
+        "",
+        f"µs per call; a full buffer of K random levels under PLR's defaults (rank, β "
+        f"{settings['temperature']:g}, staleness {settings['staleness']:g}, victim rule "
+        f"`{settings['replace']}`); {settings['calls']:,} draw/insert pairs plus a rescore every "
+        f"fourth pair, median of {settings['repeats']}.",
+    ]
+    return "\n".join(lines) + "\n"
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--sizes", type=int, nargs="+", default=[1000, 4000, 10000, 100000])
-    parser.add_argument("--calls", type=int, default=20000)
+    parser.add_argument("--sizes", type=int, nargs="+", default=list(DEFAULT_SIZES))
+    parser.add_argument("--calls", type=int, default=DEFAULT_CALLS)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument(
         "--replace",
@@ -100,18 +171,9 @@ def main(argv: list[str] | None = None) -> int:
         "exact lowest-replay-weight search, O(K log K) per insertion into a full buffer)",
     )
     args = parser.parse_args(argv)
-    print("| buffer size K | replay draw µs | insert µs | rescore µs | O(K log K) draw µs | × |")
-    print("|---|---|---|---|---|---|")
-    for size in args.sizes:
-        sample, insert, rescore = time_buffer(size, args.calls, args.seed, args.replace)
-        naive = time_naive(size, args.calls, args.seed)
-        print(
-            f"| {size:,} | {sample * 1e6:.1f} | {insert * 1e6:.1f} | {rescore * 1e6:.1f} | "
-            f"{naive * 1e6:,.0f} | {naive / sample:,.0f} |",
-            flush=True,
-        )
+    print(report(measure(args.sizes, args.calls, args.seed, args.replace)))
     print(
-        f"\nDate: {datetime.date.today()}; Python {platform.python_version()}, numpy "
+        f"Date: {datetime.date.today()}; Python {platform.python_version()}, numpy "
         f"{np.__version__}; {platform.platform()}; command: "
         f"`python {' '.join([sys.argv[0], *(argv or sys.argv[1:])])}`"
     )

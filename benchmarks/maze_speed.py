@@ -4,8 +4,12 @@ level generation and BFS.
 Usage::
 
     python benchmarks/maze_speed.py [--steps 200000] [--seed 0]
+    autocurr bench maze-speed [--quick]     # the same defaults, through the harness
 
-Prints a markdown table plus the software versions, date and machine.
+Prints a markdown table plus the software versions, date and machine. As a suite of
+``autocurr bench`` (``SUITE``, :func:`run`, :func:`report`): one table (measurement, value, unit,
+notes). ``--quick``: 50,000 steps per measurement instead of 200,000, BatchedMaze on 1 torch
+thread.
 """
 
 from __future__ import annotations
@@ -16,6 +20,8 @@ import os
 import platform
 import sys
 import time
+from pathlib import Path
+from typing import Any
 
 import gymnasium as gym
 import numpy as np
@@ -88,78 +94,158 @@ def _rate(fn, n: int) -> float:
     return n / (time.perf_counter() - t0)
 
 
-def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--steps", type=int, default=200_000, help="env steps per measurement")
-    parser.add_argument("--seed", type=int, default=0)
-    args = parser.parse_args(argv)
-    n = args.steps
-    rng = np.random.default_rng(args.seed)
-    rows: list[tuple[str, str, str]] = []
+SUITE = "maze-speed"
+DESCRIPTION = (
+    "maze env steps/s (numpy MazeEnv, with the curriculum wrapper, batched torch BatchedMaze), "
+    "level generation and BFS"
+)
+DEFAULT_STEPS = 200_000
+QUICK_STEPS = 50_000
+BATCHED_ENVS = (64, 1024, 8192)
+#: torch threads of the BatchedMaze rows (``--quick``: 1 only; 2 threads on 2 shared cores can
+#: take 20 s for 64 envs when another job holds a core).
+BATCHED_THREADS = (1, 2)
 
-    sps, eps = _steps_per_second(MazeEnv(), n, args.seed)
-    rows.append(("env steps/s, MazeEnv() 9x9, random actions, incl. resets",
-                 f"{sps:,.0f}", f"{n:,} steps, {eps:,} episodes"))
-    sps, eps = _steps_per_second(MazeEnv(view_size=17), n, args.seed)
-    rows.append(("env steps/s, view_size=17", f"{sps:,.0f}", f"{eps:,} episodes"))
+
+def measure(
+    n: int = DEFAULT_STEPS, seed: int = 0, threads: tuple[int, ...] = BATCHED_THREADS
+) -> dict[str, Any]:
+    """The suite's results: one row per measurement (value, unit, notes)."""
+    rng = np.random.default_rng(seed)
+    rows: list[list[Any]] = []
+
+    def add(measurement: str, value: float, unit: str, notes: str = "") -> None:
+        rows.append([measurement, value, unit, notes])
+
+    sps, eps = _steps_per_second(MazeEnv(), n, seed)
+    add(
+        "env steps/s, MazeEnv() 9x9, random actions, incl. resets",
+        sps,
+        "steps/s",
+        f"{n:,} steps, {eps:,} episodes",
+    )
+    sps, eps = _steps_per_second(MazeEnv(view_size=17), n, seed)
+    add("env steps/s, view_size=17", sps, "steps/s", f"{eps:,} episodes")
     spec = EnvSpec("MazeBench-v0", entry_point="autocurr.envs.maze:MazeEnv")
     wrapped = gym.make(spec)  # adds PassiveEnvChecker + OrderEnforcing wrappers
-    sps, eps = _steps_per_second(wrapped, n, args.seed)
-    rows.append(("env steps/s, via gym.make (default wrappers)", f"{sps:,.0f}",
-                 f"{eps:,} episodes"))
+    sps, eps = _steps_per_second(wrapped, n, seed)
+    add("env steps/s, via gym.make (default wrappers)", sps, "steps/s", f"{eps:,} episodes")
 
     # The curriculum's own cost: same env, an EXP3 teacher choosing among 6 levels each reset.
     pool = [generate_level(rng) for _ in range(6)]
     # Baseline for the ratio: the same pool cycled by hand, no teacher.
-    sps_raw, _ = _steps_per_second(_PoolCycler(MazeEnv(), pool), n, args.seed)
-    teacher = autocurr.make_teacher("exp3", Discrete(len(pool)), seed=args.seed)
+    sps_raw, _ = _steps_per_second(_PoolCycler(MazeEnv(), pool), n, seed)
+    teacher = autocurr.make_teacher("exp3", Discrete(len(pool)), seed=seed)
     curriculum = autocurr.CurriculumWrapper(MazeEnv(), teacher, apply_task=_set_level(pool))
-    sps, eps = _steps_per_second(curriculum, n, args.seed)
-    rows.append(("env steps/s, 6-level pool cycled without a teacher", f"{sps_raw:,.0f}", ""))
-    rows.append(("env steps/s, CurriculumWrapper(MazeEnv(), exp3) on that pool",
-                 f"{sps:,.0f}", f"{sps / sps_raw:.2f}x the line above; {eps:,} episodes "
-                 "reported to the teacher"))
+    sps, eps = _steps_per_second(curriculum, n, seed)
+    add("env steps/s, 6-level pool cycled without a teacher", sps_raw, "steps/s")
+    add(
+        "env steps/s, CurriculumWrapper(MazeEnv(), exp3) on that pool",
+        sps,
+        "steps/s",
+        f"{sps / sps_raw:.2f}x the line above; {eps:,} episodes reported to the teacher",
+    )
 
     env = MazeEnv()
-    env.reset(seed=args.seed)
+    env.reset(seed=seed)
     n_small = max(n // 20, 100)
-    rows.append(("env resets/s (fresh random 9x9 level)",
-                 f"{_rate(env.reset, n_small):,.0f}", f"{n_small:,} resets"))
+    add(
+        "env resets/s (fresh random 9x9 level)",
+        _rate(env.reset, n_small),
+        "1/s",
+        f"{n_small:,} resets",
+    )
 
     for size, max_walls in ((9, 20), (13, 60)):
-        rate = _rate(lambda s=size, m=max_walls: generate_level(rng, size=s, max_walls=m),
-                     n_small)
-        rows.append((f"generate_level/s, {size}x{size}, Uniform(0..{max_walls}) walls",
-                     f"{rate:,.0f}", f"{n_small:,} levels (includes a BFS each)"))
+        rate = _rate(lambda s=size, m=max_walls: generate_level(rng, size=s, max_walls=m), n_small)
+        add(
+            f"generate_level/s, {size}x{size}, Uniform(0..{max_walls}) walls",
+            rate,
+            "1/s",
+            f"{n_small:,} levels (includes a BFS each)",
+        )
 
     for size, max_walls in ((9, 20), (13, 60)):
         levels = [generate_level(rng, size=size, max_walls=max_walls) for _ in range(n_small)]
         it = iter(levels * 2)
         rate = _rate(lambda it=it: bfs_distances(next(it)), n_small)
-        rows.append((f"bfs_distances, {size}x{size} (full distance map)",
-                     f"{1e6 / rate:.1f} us", f"{n_small:,} levels"))
+        add(
+            f"bfs_distances, {size}x{size} (full distance map)",
+            1e6 / rate,
+            "us",
+            f"{n_small:,} levels",
+        )
         it = iter(levels * 2)
         rate = _rate(lambda it=it: shortest_path_length(next(it)), n_small)
-        rows.append((f"shortest_path_length, {size}x{size} (early exit)",
-                     f"{1e6 / rate:.1f} us", f"{n_small:,} levels"))
+        add(
+            f"shortest_path_length, {size}x{size} (early exit)",
+            1e6 / rate,
+            "us",
+            f"{n_small:,} levels",
+        )
 
     # The batched torch maze (issue 5's GPU student steps it on the device); CPU here.
-    for n_envs in (64, 1024, 8192):
-        for threads in (1, 2):
-            sps = _batched_steps_per_second(n_envs, threads, 4 * n, args.seed)
-            rows.append((f"BatchedMaze env steps/s, {n_envs} envs, {threads} torch thread(s)",
-                         f"{sps:,.0f}", "torch CPU; random actions, autoresets included"))
+    for n_envs in BATCHED_ENVS:
+        for n_threads in threads:
+            sps = _batched_steps_per_second(n_envs, n_threads, 4 * n, seed)
+            add(
+                f"BatchedMaze env steps/s, {n_envs} envs, {n_threads} torch thread(s)",
+                sps,
+                "steps/s",
+                "torch CPU; random actions, autoresets included",
+            )
+    return {
+        "tables": {
+            "maze_speed": {"columns": ["measurement", "value", "unit", "notes"], "rows": rows}
+        },
+        "settings": {
+            "steps": n,
+            "seed": seed,
+            "batched_envs": list(BATCHED_ENVS),
+            "torch_threads": list(threads),
+        },
+    }
 
-    print("| measurement | value | notes |")
-    print("|---|---|---|")
-    for row in rows:
-        print("| " + " | ".join(row) + " |")
-    print()
+
+def run(*, seeds: int | None = None, quick: bool = False, out_dir: Path) -> dict[str, Any]:
+    """The suite. A timing benchmark: one seed (``seeds`` is recorded, not used)."""
+    results = measure(QUICK_STEPS, threads=(1,)) if quick else measure(DEFAULT_STEPS)
+    results["settings"]["seeds_requested"] = seeds
+    return results
+
+
+def _value(value: float, unit: str) -> str:
+    return f"{value:.1f} us" if unit == "us" else f"{value:,.0f}"
+
+
+def report(results: dict[str, Any]) -> str:
+    lines = ["| measurement | value | notes |", "|---|---|---|"]
+    for measurement, value, unit, notes in results["tables"]["maze_speed"]["rows"]:
+        lines.append(f"| {measurement} | {_value(value, unit)} | {notes} |")
+    lines += [
+        "",
+        f"{results['settings']['steps']:,} env steps per single-env measurement "
+        f"(4x that for BatchedMaze), seed {results['settings']['seed']}.",
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument(
+        "--steps", type=int, default=DEFAULT_STEPS, help="env steps per measurement"
+    )
+    parser.add_argument("--seed", type=int, default=0)
+    args = parser.parse_args(argv)
+    print(report(measure(args.steps, args.seed)))
     print(f"- date: {datetime.datetime.now().astimezone().isoformat(timespec='seconds')}")
-    print(f"- python {platform.python_version()}, numpy {np.__version__}, "
-          f"gymnasium {gym.__version__}")
-    print(f"- machine: {platform.platform()}, {platform.machine()}, "
-          f"processor {platform.processor() or 'n/a'}, cpu_count {os.cpu_count()}")
+    print(
+        f"- python {platform.python_version()}, numpy {np.__version__}, gymnasium {gym.__version__}"
+    )
+    print(
+        f"- machine: {platform.platform()}, {platform.machine()}, "
+        f"processor {platform.processor() or 'n/a'}, cpu_count {os.cpu_count()}"
+    )
     print(f"- command: {' '.join([os.path.basename(sys.argv[0]), *(argv or sys.argv[1:])])}")
 
 

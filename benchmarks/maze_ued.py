@@ -41,6 +41,20 @@ Usage::
 
 Outputs under ``--outdir``: ``runs/<method>-s<seed>/`` (train outputs plus ``benchmark.json``),
 ``report.md`` and ``results.json``. A run whose ``benchmark.json`` exists is reused.
+``--reuse-records docs/benchmarks/maze_ued/results.json`` also reuses the records of an earlier
+full run (same method, seed and budget) instead of training again; ``--quick`` is the smoke check
+below.
+
+As a suite of ``autocurr bench`` (``SUITE``, :func:`run`, :func:`report`): the full run
+(``autocurr bench maze-ued``) reuses the published records of
+``docs/benchmarks/maze_ued/results.json`` for every (method, seed) they hold at the same budget
+(they took 36 min on 2 cores) and trains the rest; the results say how many runs were reused.
+``--quick`` (``autocurr bench maze-ued --quick``) is a smoke check of the pipeline, not a
+measurement: ``dr``, ``plr-robust`` and ``accel``, one seed, 32,768 steps, level buffers of 16
+levels (so that replay starts), 2 episodes per held-out maze and a fixed set of 50 random levels
+(under a minute on 2 cores). The results add the interquartile mean (rliable, stratified
+bootstrap 95% CI) of the maze-test solve rates over runs x test mazes and the share of test mazes
+mastered (TeachMyAgent's metric).
 """
 
 from __future__ import annotations
@@ -48,6 +62,7 @@ from __future__ import annotations
 import argparse
 import concurrent.futures
 import datetime
+import importlib
 import json
 import multiprocessing
 import sys
@@ -94,6 +109,48 @@ DEFAULT_METHODS = (
 )
 TARGET_RATIO = 1.3
 TARGET_METHODS = ("plr-robust", "accel")
+#: A held-out maze counts as mastered (TeachMyAgent's "% of test tasks mastered") at this solve
+#: rate.
+MASTERED_SOLVE_RATE = 0.8
+#: The records of the published full run (docs/benchmarks/maze_ued/report.md).
+PUBLISHED_RECORDS = (
+    Path(__file__).resolve().parent.parent / "docs" / "benchmarks" / "maze_ued" / "results.json"
+)
+DEFAULT_OPTIONS: dict[str, Any] = {
+    "timesteps": 1_200_000,
+    "seeds": 3,
+    "methods": list(DEFAULT_METHODS),
+    "jobs": 2,
+    "n_envs": None,
+    "agent": "sb3-ppo",
+    "eval_episodes": 20,
+    "cvar_episodes": 5,
+    "cvar_levels": 1000,
+    "checkpoint_every": None,
+    #: Overrides the level buffer of the methods that set one (None: the method's own).
+    "buffer_size": None,
+}
+#: The smoke check of ``--quick``: the whole pipeline (both kinds of teacher, training, the
+#: held-out and the CVaR evaluation) in about a minute; its numbers measure nothing.
+QUICK_OPTIONS: dict[str, Any] = {
+    **DEFAULT_OPTIONS,
+    "timesteps": 32_768,
+    "seeds": 1,
+    "methods": ["dr", "plr-robust", "accel"],
+    "eval_episodes": 2,
+    "cvar_episodes": 2,
+    "cvar_levels": 50,
+    "checkpoint_every": 0,
+    # replay starts at half the buffer's capacity: 500 fresh levels with 1000 (about 500k
+    # steps), 8 with 16, so the quick run reaches PLR's and ACCEL's gradient updates
+    "buffer_size": 16,
+}
+
+SUITE = "maze-ued"
+DESCRIPTION = (
+    "Regret-based UED on the maze (SB3 PPO, 1.2M steps): DR vs PLR, PLR⊥, ACCEL, SFL, PAIRED, "
+    "REPAIRED on held-out mazes and the CVaR tail (36 min full; reuses the published records)"
+)
 
 
 # ------------------------------------------------------------------------------------ one run
@@ -103,16 +160,18 @@ def run_one(method: str, seed: int, options: dict[str, Any]) -> dict[str, Any]:
     """Train (or reuse) one run and evaluate it; returns its benchmark record."""
     import torch
 
-    from autocurr.agents.evaluation import cvar_solve_rates, random_level_suite
+    from autocurr.agents.evaluation import cvar_solve_rates
     from autocurr.agents.train import TrainConfig, train
 
     run_dir = Path(options["outdir"]) / "runs" / f"{method}-s{seed}"
     record_path = run_dir / "benchmark.json"
     if record_path.is_file():
-        return {**json.loads(record_path.read_text()), "reused": True}
+        return {**json.loads(record_path.read_text()), "reused": "run_dir"}
     if run_dir.exists() and any(run_dir.iterdir()):
         raise RuntimeError(f"{run_dir} holds an unfinished run; delete it to rerun")
     teacher, teacher_kwargs, levels = METHODS[method]
+    if options.get("buffer_size") and "buffer_size" in teacher_kwargs:
+        teacher_kwargs = {**teacher_kwargs, "buffer_size": options["buffer_size"]}
     config = TrainConfig(
         teacher=teacher,
         teacher_kwargs=teacher_kwargs,
@@ -127,13 +186,14 @@ def run_one(method: str, seed: int, options: dict[str, Any]) -> dict[str, Any]:
         run_name=run_dir.name,
         eval_episodes=options["eval_episodes"],
         progress=False,
+        checkpoint_every=options.get("checkpoint_every"),
     )
     summary = train(config)
     started = time.perf_counter()
     torch.set_num_threads(1)
     cvar = cvar_solve_rates(
         _load_policy(run_dir, options["agent"]),
-        random_level_suite("maze-random-1000"),
+        _random_levels(options.get("cvar_levels", 1000)),
         episodes_per_level=options["cvar_episodes"],
         seeds=(0, 1),
     )
@@ -151,6 +211,7 @@ def run_one(method: str, seed: int, options: dict[str, Any]) -> dict[str, Any]:
         "eval_time_s": time.perf_counter() - started,
         "held_out_mean": held_out["mean"]["solve_rate"],
         "held_out": {case["name"]: case["solve_rate"] for case in held_out["cases"]},
+        "random_levels": cvar["n_levels"],
         "random_mean": cvar["mean"]["seed_1"]["solve_rate"],
         "cvar": {f"{row['fraction']:g}": row["solve_rate"] for row in cvar["cvar"]},
         "ued": summary.get("ued"),
@@ -160,6 +221,14 @@ def run_one(method: str, seed: int, options: dict[str, Any]) -> dict[str, Any]:
     }
     record_path.write_text(json.dumps(record, indent=2) + "\n")
     return record
+
+
+def _random_levels(n: int) -> list[Any]:
+    """maze-random-1000, or ``n`` fixed random levels from the same generator (quick check)."""
+    from autocurr.agents.evaluation import random_level_suite
+    from autocurr.envs.maze import random_test_levels
+
+    return random_level_suite("maze-random-1000") if n == 1000 else random_test_levels(n=n)
 
 
 def _load_policy(run_dir: Path, agent: str):
@@ -185,11 +254,7 @@ def _load_policy(run_dir: Path, agent: str):
     return for_seed
 
 
-# ------------------------------------------------------------------------------------ report
-
-
-def _mean_sd(values: list[float]) -> str:
-    return f"{np.mean(values):.3f} ± {np.std(values):.3f}" if values else "-"
+# ------------------------------------------------------------------------------------ results
 
 
 def _by_method(records: list[dict[str, Any]], methods: list[str]) -> dict[str, list[dict]]:
@@ -200,63 +265,351 @@ def _by_method(records: list[dict[str, Any]], methods: list[str]) -> dict[str, l
     }
 
 
-def results_table(groups: dict[str, list[dict[str, Any]]]) -> list[str]:
-    dr = groups.get("dr")
-    dr_mean = np.mean([r["held_out_mean"] for r in dr]) if dr else None
-    lines = [
-        "| method | seeds | maze-test solve rate | per seed | × DR | random-1000 mean "
-        "| CVaR 50% | CVaR 10% | CVaR 1% | steps without gradient | steps/s |",
-        "|---|---|---|---|---|---|---|---|---|---|---|",
-    ]
+def _mean_sd(values: list[float]) -> tuple[float, float]:
+    return float(np.mean(values)), float(np.std(values))
+
+
+def _no_grad_share(run: dict[str, Any]) -> float:
+    ued = run.get("ued")
+    return ued["steps_no_grad"] / ued["env_steps"] if ued else 0.0
+
+
+METHOD_COLUMNS = [
+    "method",
+    "teacher",
+    "teacher_kwargs",
+    "levels",
+    "seeds",
+    "maze_test_mean",
+    "maze_test_sd",
+    "maze_test_per_seed",
+    "ratio_to_dr",
+    "maze_test_iqm",
+    "iqm_ci_low",
+    "iqm_ci_high",
+    "mazes_mastered_share",
+    "random_mean",
+    "random_sd",
+    "cvar_50",
+    "cvar_50_sd",
+    "cvar_10",
+    "cvar_10_sd",
+    "cvar_1",
+    "cvar_1_sd",
+    "steps_without_gradient",
+    "steps_per_second",
+]
+
+
+def method_rows(groups: dict[str, list[dict[str, Any]]], iqm: dict[str, dict]) -> list[list]:
+    from autocurr.bench import share_mastered
+
+    dr_mean = np.mean([r["held_out_mean"] for r in groups["dr"]]) if "dr" in groups else None
+    rows = []
     for method, runs in groups.items():
         held = [r["held_out_mean"] for r in runs]
-        ratio = f"{np.mean(held) / dr_mean:.2f}" if dr_mean else "-"
-        no_grad = [
-            r["ued"]["steps_no_grad"] / r["ued"]["env_steps"] if r.get("ued") else 0.0 for r in runs
-        ]
-        lines.append(
-            f"| {method} | {len(runs)} | {_mean_sd(held)} | "
-            + ", ".join(f"{v:.2f}" for v in held)
-            + f" | {ratio} | {_mean_sd([r['random_mean'] for r in runs])} | "
-            + " | ".join(_mean_sd([r["cvar"][f] for r in runs]) for f in ("0.5", "0.1", "0.01"))
-            + f" | {np.mean(no_grad):.2f} | "
-            f"{np.mean([r['steps_per_second'] for r in runs]):,.0f} |"
+        mazes = np.array([list(r["held_out"].values()) for r in runs], dtype=np.float64)
+        rows.append(
+            [
+                method,
+                runs[0]["teacher"],
+                json.dumps(runs[0]["teacher_kwargs"]),
+                runs[0]["levels"],
+                len(runs),
+                *_mean_sd(held),
+                ", ".join(f"{v:.2f}" for v in held),
+                float(np.mean(held) / dr_mean) if dr_mean else None,
+                iqm[method]["iqm"],
+                iqm[method]["low"],
+                iqm[method]["high"],
+                float(share_mastered(mazes, MASTERED_SOLVE_RATE).mean()),
+                *_mean_sd([r["random_mean"] for r in runs]),
+                *_mean_sd([r["cvar"]["0.5"] for r in runs]),
+                *_mean_sd([r["cvar"]["0.1"] for r in runs]),
+                *_mean_sd([r["cvar"]["0.01"] for r in runs]),
+                float(np.mean([_no_grad_share(r) for r in runs])),
+                float(np.mean([r["steps_per_second"] for r in runs])),
+            ]
         )
-    return lines
+    return rows
 
 
-def target_lines(groups: dict[str, list[dict[str, Any]]]) -> list[str]:
+def target_records(groups: dict[str, list[dict[str, Any]]]) -> list[dict[str, Any]]:
+    """PLR⊥ and ACCEL against DR: maze-test >= 1.3x DR's and CVaR-10% no worse."""
     if "dr" not in groups:
         return []
-    dr_held = np.mean([r["held_out_mean"] for r in groups["dr"]])
-    dr_cvar = np.mean([r["cvar"]["0.1"] for r in groups["dr"]])
-    lines = []
+    dr_held = float(np.mean([r["held_out_mean"] for r in groups["dr"]]))
+    dr_cvar = float(np.mean([r["cvar"]["0.1"] for r in groups["dr"]]))
+    targets = []
     for method in TARGET_METHODS:
         if method not in groups:
             continue
-        held = np.mean([r["held_out_mean"] for r in groups[method]])
-        cvar = np.mean([r["cvar"]["0.1"] for r in groups[method]])
-        ratio = held / dr_held if dr_held else float("inf")
-        met = ratio >= TARGET_RATIO and cvar >= dr_cvar
+        held = float(np.mean([r["held_out_mean"] for r in groups[method]]))
+        cvar = float(np.mean([r["cvar"]["0.1"] for r in groups[method]]))
+        targets.append(
+            {
+                "method": method,
+                "maze_test": held,
+                "dr_maze_test": dr_held,
+                "ratio_to_dr": held / dr_held if dr_held else None,  # None: DR solves nothing
+                "target_ratio": TARGET_RATIO,
+                "cvar_10": cvar,
+                "dr_cvar_10": dr_cvar,
+                "met": bool(held >= TARGET_RATIO * dr_held and cvar >= dr_cvar),
+            }
+        )
+    return targets
+
+
+def correlation_rows(groups: dict[str, list[dict[str, Any]]]) -> list[list]:
+    """Per score, over every run that logged it: Spearman correlation with the true regret
+    (mean, min, max over runs) and with the success rate (mean)."""
+    values: dict[str, dict[str, list[float]]] = {}
+    for runs in groups.values():
+        for run in runs:
+            for score, cell in (run.get("score_correlations") or {}).items():
+                if cell["true_regret"] == cell["true_regret"]:  # skip NaN
+                    entry = values.setdefault(score, {"regret": [], "success": []})
+                    entry["regret"].append(cell["true_regret"])
+                    if cell["success_rate"] == cell["success_rate"]:
+                        entry["success"].append(cell["success_rate"])
+    return [
+        [
+            score,
+            len(entry["regret"]),
+            float(np.mean(entry["regret"])),
+            float(np.min(entry["regret"])),
+            float(np.max(entry["regret"])),
+            float(np.mean(entry["success"])) if entry["success"] else None,
+        ]
+        for score, entry in values.items()
+    ]
+
+
+def build_results(
+    records: list[dict[str, Any]],
+    options: dict[str, Any],
+    *,
+    command: str,
+    wall_s: float,
+    quick: bool,
+    reuse_source: str | None,
+) -> dict[str, Any]:
+    """The suite's results: settings, every record, the target verdicts, the IQM of the
+    maze-test solve rates (runs x mazes) and the tables."""
+    from autocurr.bench import iqm_with_ci, machine_description
+
+    groups = _by_method(records, options["methods"])
+    mazes = list(next(iter(groups.values()))[0]["held_out"])
+    scores = {
+        method: np.array([[run["held_out"][m] for m in mazes] for run in runs])
+        for method, runs in groups.items()
+    }
+    iqm = iqm_with_ci(scores)  # method -> {"iqm", "low", "high"}
+    targets = target_records(groups)
+    per = list(groups.values())
+    reused = [r.get("reused") for r in records]
+    settings = {k: v for k, v in options.items() if k != "outdir"}
+    settings["method_settings"] = {
+        m: {
+            "teacher": runs[0]["teacher"],
+            "teacher_kwargs": runs[0]["teacher_kwargs"],
+            "levels": runs[0]["levels"],
+        }
+        for m, runs in groups.items()
+    }
+    settings["mastered_solve_rate"] = MASTERED_SOLVE_RATE
+    return {
+        "command": command,
+        "date": datetime.datetime.now().astimezone().isoformat(timespec="seconds"),
+        "quick": quick,
+        "versions": records[0]["versions"],
+        "machine": machine_description(),
+        "wall_s": wall_s,
+        "settings": settings,
+        "runs": {
+            "total": len(records),
+            "trained": reused.count(None),
+            "reused_run_dirs": reused.count("run_dir"),
+            "reused_published": reused.count("published"),
+            "published_source": reuse_source,
+            "train_time_s_total": float(sum(r["train_time_s"] for r in records)),
+            "eval_time_s_total": float(sum(r["eval_time_s"] for r in records)),
+        },
+        "mazes": mazes,
+        "iqm": iqm,
+        "targets": targets,
+        "tables": {
+            "methods": {"columns": METHOD_COLUMNS, "rows": method_rows(groups, iqm)},
+            "per_maze": {
+                "columns": ["maze", *groups],
+                "rows": [
+                    [maze, *(float(np.mean([r["held_out"][maze] for r in runs])) for runs in per)]
+                    for maze in mazes
+                ],
+            },
+            "targets": {
+                "columns": [
+                    "method",
+                    "maze_test",
+                    "dr_maze_test",
+                    "ratio_to_dr",
+                    "target_ratio",
+                    "cvar_10",
+                    "dr_cvar_10",
+                    "met",
+                ],
+                "rows": [
+                    [*(t[k] for k in list(t)[:-1]), "met" if t["met"] else "not met"]
+                    for t in targets
+                ],
+            },
+            "score_correlations": {
+                "columns": [
+                    "score",
+                    "runs",
+                    "vs_regret_mean",
+                    "vs_regret_min",
+                    "vs_regret_max",
+                    "vs_success_mean",
+                ],
+                "rows": correlation_rows(groups),
+            },
+        },
+        "records": [{k: v for k, v in r.items() if k != "reused"} for r in records],
+    }
+
+
+# ------------------------------------------------------------------------------------ report
+
+
+def _rows(table: dict[str, Any]) -> list[dict[str, Any]]:
+    return [dict(zip(table["columns"], row, strict=True)) for row in table["rows"]]
+
+
+def _pm(row: dict[str, Any], key: str, sd_key: str | None = None) -> str:
+    return f"{row[key]:.3f} ± {row[sd_key or key + '_sd']:.3f}"
+
+
+def target_lines(results: dict[str, Any]) -> list[str]:
+    lines = []
+    for t in results["targets"]:
+        ratio = "–" if t["ratio_to_dr"] is None else f"{t['ratio_to_dr']:.2f}"
         lines.append(
-            f"- `{method}`: maze-test {held:.3f} = {ratio:.2f}× DR ({dr_held:.3f}), target "
-            f"≥ {TARGET_RATIO}×; CVaR-10% {cvar:.3f} vs DR {dr_cvar:.3f}: "
-            f"**{'met' if met else 'not met'}**"
+            f"- `{t['method']}`: maze-test {t['maze_test']:.3f} = {ratio}× DR "
+            f"({t['dr_maze_test']:.3f}), target ≥ {t['target_ratio']}×; CVaR-10% "
+            f"{t['cvar_10']:.3f} vs DR {t['dr_cvar_10']:.3f} (no worse required): "
+            f"**{'met' if t['met'] else 'not met'}**"
         )
     return lines
 
 
-def per_maze_table(groups: dict[str, list[dict[str, Any]]]) -> list[str]:
-    names = list(next(iter(groups.values()))[0]["held_out"])
-    lines = ["| maze | " + " | ".join(groups) + " |", "|---|" + "---|" * len(groups)]
-    for name in names:
-        cells = [f"{np.mean([r['held_out'][name] for r in runs]):.2f}" for runs in groups.values()]
-        lines.append(f"| {name} | " + " | ".join(cells) + " |")
-    return lines
+def report(results: dict[str, Any]) -> str:
+    """Markdown for BENCHMARKS.md from ``results`` alone."""
+    settings, runs = results["settings"], results["runs"]
+    lines = []
+    if results.get("quick"):
+        lines += [
+            "*Smoke check (`--quick`): "
+            + ", ".join(f"`{m}`" for m in settings["methods"])
+            + f", {settings['seeds']} seed(s), {settings['timesteps']:,} steps per run, "
+            f"{settings['eval_episodes']} episodes per held-out maze, {settings['cvar_levels']} "
+            "random levels"
+            + (
+                f", level buffers of {settings['buffer_size']} levels"
+                if settings.get("buffer_size")
+                else ""
+            )
+            + ". It checks that the pipeline runs; its numbers measure nothing.*",
+            "",
+        ]
+    lines.append(
+        f"Budget {settings['timesteps']:,} environment steps per run (scoring, editing and "
+        f"antagonist rollouts included), agent `{settings['agent']}`, {settings['seeds']} "
+        f"seed(s) per method. maze-test: the {len(results['mazes'])} hand-drawn held-out mazes, "
+        f"{settings['eval_episodes']} sampled-action episodes each; IQM: interquartile mean "
+        "(rliable, stratified bootstrap 95% CI) of the solve rates over runs x mazes; mastered: "
+        f"share of the mazes solved at >= {settings['mastered_solve_rate']:g}. random: "
+        f"{settings['cvar_levels']} fixed random solvable levels, de-biased CVaR (rank under "
+        f"seed 0, measure under seed 1, {settings['cvar_episodes']} episodes per level and seed)."
+    )
+    if runs["reused_published"] or runs["reused_run_dirs"]:
+        lines += [
+            "",
+            f"{runs['reused_published'] + runs['reused_run_dirs']} of {runs['total']} runs were "
+            "reused from earlier records"
+            + (f" (`{runs['published_source']}`)" if runs["reused_published"] else "")
+            + f", not trained in this invocation; the runs' own training took "
+            f"{runs['train_time_s_total']:,.0f} s in total (sum over runs).",
+        ]
+    lines += [
+        "",
+        "| method | seeds | maze-test solve rate | per seed | × DR | IQM [95% CI] | mastered | "
+        "random mean | CVaR 50% | CVaR 10% | CVaR 1% | steps without gradient | steps/s |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for row in _rows(results["tables"]["methods"]):
+        ratio = "–" if row["ratio_to_dr"] is None else f"{row['ratio_to_dr']:.2f}"
+        lines.append(
+            f"| {row['method']} | {row['seeds']} | {_pm(row, 'maze_test_mean', 'maze_test_sd')} "
+            f"| {row['maze_test_per_seed']} | {ratio} | {row['maze_test_iqm']:.3f} "
+            f"[{row['iqm_ci_low']:.3f}, {row['iqm_ci_high']:.3f}] | "
+            f"{row['mazes_mastered_share']:.2f} | {_pm(row, 'random_mean', 'random_sd')} | "
+            f"{_pm(row, 'cvar_50')} | {_pm(row, 'cvar_10')} | {_pm(row, 'cvar_1')} | "
+            f"{row['steps_without_gradient']:.2f} | {row['steps_per_second']:,.0f} |"
+        )
+    lines += [
+        "",
+        f"Target: PLR⊥ (`plr-robust`) and ACCEL each ≥ {TARGET_RATIO}× DR's maze-test solve rate "
+        "with a CVaR-10% no worse than DR's.",
+        "",
+        *(target_lines(results) or ["- not evaluated: the run has no `dr` row"]),
+    ]
+    per_maze = results["tables"]["per_maze"]
+    methods = per_maze["columns"][1:]
+    unsolved = [row[0] for row in per_maze["rows"] if not any(row[1:])]
+    if unsolved:
+        lines += [
+            "",
+            f"{len(unsolved)} of the {len(per_maze['rows'])} held-out mazes are solved by no run "
+            f"of any method ({', '.join(unsolved)}), so an interquartile mean over runs x mazes "
+            "that trims a quarter at each end mostly averages zeros.",
+        ]
+    lines += [
+        "",
+        "Per held-out maze (mean solve rate over seeds):",
+        "",
+        "| maze | " + " | ".join(methods) + " |",
+        "|---|" + "---|" * len(methods),
+        *(
+            f"| {row[0]} | " + " | ".join(f"{v:.2f}" for v in row[1:]) + " |"
+            for row in per_maze["rows"]
+        ),
+    ]
+    correlations = results["tables"]["score_correlations"]["rows"]
+    if correlations:
+        lines += [
+            "",
+            "Spearman correlation of each PLR score with the true regret (BFS optimum minus the "
+            "achieved return) and with the success rate, over the last level-rollouts of every "
+            "regret-based run:",
+            "",
+            "| score | runs | vs true regret, mean (range over runs) | vs success rate |",
+            "|---|---|---|---|",
+        ]
+        for score, count, mean, low, high, success in correlations:
+            success_cell = "–" if success is None else f"{success:+.2f}"
+            lines.append(
+                f"| `{score}` | {count} | {mean:+.2f} ({low:+.2f} to {high:+.2f}) "
+                f"| {success_cell} |"
+            )
+    return "\n".join(lines) + "\n"
 
 
-def correlation_table(groups: dict[str, list[dict[str, Any]]]) -> list[str]:
-    """Mean over runs of each score's Spearman correlation with true regret / success rate."""
+def correlation_table(records: list[dict[str, Any]], methods: list[str]) -> list[str]:
+    """Mean over runs of each score's Spearman correlation with true regret / success rate,
+    one column pair per method (the standalone report.md)."""
+    groups = _by_method(records, methods)
     rows: dict[str, dict[str, list[float]]] = {}
     for method, runs in groups.items():
         for run in runs:
@@ -280,55 +633,163 @@ def correlation_table(groups: dict[str, list[dict[str, Any]]]) -> list[str]:
     return lines
 
 
-def write_report(
-    records: list[dict[str, Any]], options: dict[str, Any], command: str, wall_s: float
-) -> Path:
-    from autocurr.agents.train import machine_description
+def _machine(machine: Any) -> str:
+    if isinstance(machine, dict):  # autocurr.bench.machine_description()
+        return f"{machine.get('platform')}, {machine.get('cpu')}, {machine.get('cpu_count')} cores"
+    return str(machine)
 
-    outdir = Path(options["outdir"])
-    groups = _by_method(records, options["methods"])
-    versions = records[0]["versions"] if records else {}
-    settings = [
-        f"- `{m}`: teacher `{METHODS[m][0]}` {json.dumps(METHODS[m][1])}, levels "
-        f"`{groups[m][0]['levels']}`"
-        for m in groups
+
+def write_report(results: dict[str, Any], path: Path) -> Path:
+    """The standalone report.md: header, settings per method, :func:`report`, and the score
+    correlations per method."""
+    runs, settings = results["runs"], results["settings"]
+    method_lines = [
+        f"- `{m}`: teacher `{v['teacher']}` {json.dumps(v['teacher_kwargs'])}, levels "
+        f"`{v['levels']}`"
+        for m, v in settings["method_settings"].items()
     ]
     lines = [
         "# Maze UED benchmark",
         "",
-        f"Command: `{command}`",
-        f"Date: {datetime.datetime.now().astimezone().isoformat(timespec='seconds')}",
-        "Versions: " + ", ".join(f"{k} {v}" for k, v in versions.items() if k != "platform"),
-        f"Machine: {machine_description()}; {options['jobs']} runs in parallel; wall time "
-        f"{wall_s:.0f} s ({sum(not r.get('reused') for r in records)} runs trained now, "
-        f"{sum(bool(r.get('reused')) for r in records)} reused).",
+        f"Command: `{results['command']}`",
+        f"Date: {results['date']}",
+        "Versions: "
+        + ", ".join(f"{k} {v}" for k, v in results["versions"].items() if k != "platform"),
+        f"Machine: {_machine(results['machine'])}; {settings['jobs']} runs in parallel; wall time "
+        f"{results['wall_s']:.0f} s ({runs['trained']} runs trained now, "
+        f"{runs['total'] - runs['trained']} reused).",
         "",
-        f"Budget: {options['timesteps']:,} environment steps per run, every scoring and "
-        "child-evaluation rollout included. maze-test: mean solve rate over the 10 hand-drawn "
-        f"mazes, {options['eval_episodes']} sampled-action episodes each. random-1000: mean "
-        f"solve rate under seed 1 and de-biased CVaR, {options['cvar_episodes']} episodes per "
-        "level and seed.",
+        *method_lines,
         "",
-        *settings,
+        report(results),
+        "Spearman correlation of each score with true regret and with the success rate, per "
+        "method (mean over seeds):",
         "",
-        *results_table(groups),
-        "",
-        *target_lines(groups),
-        "",
-        "Per held-out maze (mean solve rate over seeds):",
-        "",
-        *per_maze_table(groups),
-        "",
-        "Spearman correlation of each score with true regret and with the success rate "
-        "(level-rollouts of the last part of training, mean over seeds):",
-        "",
-        *correlation_table(groups),
+        *correlation_table(results["records"], settings["methods"]),
     ]
-    path = outdir / "report.md"
     path.write_text("\n".join(lines) + "\n")
-    kept = [{k: v for k, v in r.items() if k != "reused"} for r in records]
-    (outdir / "results.json").write_text(json.dumps(kept, indent=2) + "\n")
     return path
+
+
+# ------------------------------------------------------------------------------------ running
+
+
+def load_records(path: str | Path) -> list[dict[str, Any]]:
+    """The run records of a results.json (this script's results, or the plain list of records
+    that earlier versions wrote)."""
+    data = json.loads(Path(path).read_text())
+    return data["records"] if isinstance(data, dict) else data
+
+
+def reusable_records(path: str | Path, options: dict[str, Any]) -> dict[tuple[str, int], dict]:
+    """Records of an earlier run that match these options, keyed by (method, seed).
+
+    A record carries its budget as ``total_timesteps``, which overshoots the requested budget
+    by up to one rollout or scoring batch (SFL's scoring batches: 1.3% at 1.2M steps), hence
+    the 5% tolerance. It does not carry its evaluation settings, so records are only reused
+    under the published protocol's evaluation and agent settings (``DEFAULT_OPTIONS``)."""
+    protocol = ("agent", "n_envs", "eval_episodes", "cvar_episodes", "cvar_levels", "buffer_size")
+    if any(options[key] != DEFAULT_OPTIONS[key] for key in protocol):
+        return {}
+    budget = options["timesteps"]
+    return {
+        (r["method"], r["seed"]): {**r, "reused": "published"}
+        for r in load_records(path)
+        if budget <= r["total_timesteps"] <= budget * 1.05
+        and r.get("random_levels", 1000) == options["cvar_levels"]
+    }
+
+
+def _worker(function):
+    """``function`` as a spawned worker process can import it. Loaded by the ``autocurr
+    bench`` harness this file is a module (``autocurr_bench_maze_ued``) that a fresh interpreter
+    cannot import, so workers get it under the file's own name from its folder (the folder
+    goes on ``sys.path``, which spawned processes inherit)."""
+    stem = Path(__file__).stem
+    if __name__ in ("__main__", "__mp_main__", stem):
+        return function
+    folder = str(Path(__file__).resolve().parent)
+    if folder not in sys.path:
+        sys.path.append(folder)
+    return getattr(importlib.import_module(stem), function.__name__)
+
+
+def execute(
+    options: dict[str, Any], reuse_records: str | Path | None = None, log=print
+) -> tuple[list[dict[str, Any]], float]:
+    """Every (method, seed) of ``options``: reused from ``runs/<method>-s<seed>/benchmark.json``
+    or ``reuse_records`` when possible, trained otherwise (``options["jobs"]`` at a time)."""
+    Path(options["outdir"]).mkdir(parents=True, exist_ok=True)
+    jobs = [(m, s) for s in range(options["seeds"]) for m in options["methods"]]
+    published = reusable_records(reuse_records, options) if reuse_records else {}
+    started = time.perf_counter()
+    records, to_train = [], []
+    for method, seed in jobs:
+        record_path = Path(options["outdir"]) / "runs" / f"{method}-s{seed}" / "benchmark.json"
+        if record_path.is_file():
+            records.append({**json.loads(record_path.read_text()), "reused": "run_dir"})
+        elif (method, seed) in published:
+            records.append(published[(method, seed)])
+        else:
+            to_train.append((method, seed))
+    if to_train:
+        worker = _worker(run_one)
+        context = multiprocessing.get_context("spawn")  # no torch state shared with the parent
+        with concurrent.futures.ProcessPoolExecutor(options["jobs"], mp_context=context) as pool:
+            futures = [pool.submit(worker, m, s, options) for m, s in to_train]
+            for future in concurrent.futures.as_completed(futures):
+                record = future.result()
+                records.append(record)
+                log(
+                    f"{record['method']:>10} s{record['seed']}: maze-test "
+                    f"{record['held_out_mean']:.3f}, random {record['random_mean']:.3f}, "
+                    f"CVaR-10% {record['cvar']['0.1']:.3f} ({record['train_time_s']:.0f} s train)"
+                )
+    return records, time.perf_counter() - started
+
+
+def run(
+    *,
+    seeds: int | None = None,
+    quick: bool = False,
+    out_dir: Path,
+    reuse_records: str | Path | None = PUBLISHED_RECORDS,
+    command: str | None = None,
+    **overrides: Any,
+) -> dict[str, Any]:
+    """The suite: run folders under ``out_dir/runs``; a full run reuses the published records
+    (``reuse_records``) for every (method, seed) they hold at the same budget and protocol; a
+    quick run (:data:`QUICK_OPTIONS`) trains its two tiny runs and reuses nothing published."""
+    options = {**(QUICK_OPTIONS if quick else DEFAULT_OPTIONS), **overrides}
+    if seeds is not None:
+        options["seeds"] = seeds
+    if options["seeds"] < 1:
+        raise ValueError(f"seeds must be >= 1, got {options['seeds']}")
+    options["methods"] = list(options["methods"])
+    options["outdir"] = str(out_dir)
+    source = None if quick or reuse_records is None else Path(reuse_records)
+    if source is not None and not source.is_file():
+        source = None
+    records, wall = execute(options, source, log=lambda line: print(line, flush=True))
+    command = command or "autocurr bench maze-ued" + (" --quick" if quick else "")
+    return build_results(
+        records,
+        options,
+        command=command,
+        wall_s=wall,
+        quick=quick,
+        reuse_source=_display_path(source),
+    )
+
+
+def _display_path(path: Path | None) -> str | None:
+    if path is None:
+        return None
+    root = Path(__file__).resolve().parent.parent
+    try:
+        return str(path.resolve().relative_to(root))
+    except ValueError:
+        return str(path)
 
 
 # ------------------------------------------------------------------------------------ main
@@ -336,44 +797,56 @@ def write_report(
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--timesteps", type=int, default=1_200_000, help="env steps per run")
-    parser.add_argument("--seeds", type=int, default=3, help="seeds 0..N-1 per method")
-    parser.add_argument("--methods", nargs="+", default=list(DEFAULT_METHODS), choices=METHODS)
-    parser.add_argument("--jobs", type=int, default=2, help="runs in parallel (processes)")
+    defaults = DEFAULT_OPTIONS
+    parser.add_argument(
+        "--timesteps", type=int, help=f"env steps per run (default {defaults['timesteps']:,})"
+    )
+    parser.add_argument(
+        "--seeds", type=int, help=f"seeds 0..N-1 per method (default {defaults['seeds']})"
+    )
+    parser.add_argument("--methods", nargs="+", choices=METHODS, help="default: DEFAULT_METHODS")
+    parser.add_argument("--jobs", type=int, help="runs in parallel (processes, default 2)")
     parser.add_argument("--outdir", default="maze_ued_runs")
     parser.add_argument("--n-envs", type=int, help="default: 8 (sb3-ppo), 256 (ppo-batched)")
     parser.add_argument(
         "--agent",
         choices=("sb3-ppo", "ppo-batched"),
-        default="sb3-ppo",
-        help="the student (ppo-batched: plr, accel and uniform only)",
+        help="the student (default sb3-ppo; ppo-batched: plr, accel and uniform only)",
     )
-    parser.add_argument("--eval-episodes", type=int, default=20, help="per held-out maze")
-    parser.add_argument("--cvar-episodes", type=int, default=5, help="per level and seed")
+    parser.add_argument("--eval-episodes", type=int, help="per held-out maze (default 20)")
+    parser.add_argument("--cvar-episodes", type=int, help="per level and seed (default 5)")
+    parser.add_argument("--cvar-levels", type=int, help="random levels for the CVaR (default 1000)")
+    parser.add_argument(
+        "--quick", action="store_true", help="smoke check: dr, plr-robust, accel, 1 seed, 32k steps"
+    )
+    parser.add_argument(
+        "--reuse-records",
+        metavar="RESULTS_JSON",
+        help="reuse the matching run records of an earlier results.json instead of training "
+        "(e.g. docs/benchmarks/maze_ued/results.json)",
+    )
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    options = {**vars(args), "methods": list(args.methods)}
-    Path(args.outdir).mkdir(parents=True, exist_ok=True)
-    jobs = [(m, s) for s in range(args.seeds) for m in args.methods]
-    started = time.perf_counter()
-    records = []
-    context = multiprocessing.get_context("spawn")  # no torch state shared with the parent
-    with concurrent.futures.ProcessPoolExecutor(args.jobs, mp_context=context) as pool:
-        futures = {pool.submit(run_one, m, s, options): (m, s) for m, s in jobs}
-        for future in concurrent.futures.as_completed(futures):
-            record = future.result()
-            records.append(record)
-            print(
-                f"{record['method']:>10} s{record['seed']}: maze-test "
-                f"{record['held_out_mean']:.3f}, random-1000 {record['random_mean']:.3f}, "
-                f"CVaR-10% {record['cvar']['0.1']:.3f} ({record['train_time_s']:.0f} s train)",
-                flush=True,
-            )
+    overrides = {
+        key: value
+        for key, value in vars(args).items()
+        if value is not None and key not in ("outdir", "quick", "reuse_records", "seeds")
+    }
     command = "python " + " ".join([sys.argv[0], *(argv if argv is not None else sys.argv[1:])])
-    path = write_report(records, options, command, time.perf_counter() - started)
+    outdir = Path(args.outdir)
+    results = run(
+        seeds=args.seeds,
+        quick=args.quick,
+        out_dir=outdir,
+        reuse_records=args.reuse_records,
+        command=command,
+        **overrides,
+    )
+    (outdir / "results.json").write_text(json.dumps(results, indent=2) + "\n")
+    path = write_report(results, outdir / "report.md")
     print(path.read_text())
     return 0
 

@@ -12,6 +12,10 @@ Usage::
         [--teachers uniform alp-gmm binned-lp] [--jobs 2] [--outdir point_mass_runs]
         [--eval-episodes 100] [--teacher-kwargs adr:low_threshold=2 adr:high_threshold=6]
 
+or, through the harness, ``autocurr bench point-mass [--seeds N] [--quick]``: the same runs with
+the defaults above (2 in parallel), written under the harness's run folder. ``--quick`` is a
+smoke run (``QUICK_OPTIONS``: 4 096 steps, one seed, a few evaluation episodes), not a result.
+
 Outputs under ``--outdir``: ``runs/<teacher>-s<seed>/`` (the ``autocurr train`` outputs plus
 ``benchmark.json``), ``report.md`` (command, date, versions, machine, results table),
 ``results.json``, ``success_curves.png`` and ``task_distribution_<teacher>.png`` (sampled
@@ -29,17 +33,35 @@ from __future__ import annotations
 import argparse
 import concurrent.futures
 import datetime
+import importlib
 import json
+import math
 import multiprocessing
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+SUITE = "point-mass"
+DESCRIPTION = (
+    "PPO on PointMassGate at an equal step budget (500k steps, 3 seeds) under uniform, alp-gmm "
+    "and binned-lp: success on the narrow target gates (IQM over seeds), sampled gates over time"
+)
 ENV_ID = "autocurr/PointMassGate-v0"
 DEFAULT_TEACHERS = ("uniform", "alp-gmm", "binned-lp")
+TARGETS = ("spdl-target", "currot-left", "currot-right")
+#: The smoke run of ``run(quick=True)``: two PPO iterations per teacher, tiny evaluations.
+QUICK_OPTIONS = {
+    "jobs": 1,
+    "timesteps": 4096,
+    "seeds": 1,
+    "eval_episodes": 4,
+    "eval_points": 2,
+    "curve_episodes": 2,
+}
 
 
 # ------------------------------------------------------------------------------------ one run
@@ -149,8 +171,11 @@ def _quarter_lines(records: list[dict[str, Any]], teachers: list[str]) -> list[s
             continue
         cells = []
         for k in range(4):
-            means = [r["sampled_tasks"]["quarters"][k]["mean_task"] for r in runs
-                     if len(r["sampled_tasks"]["quarters"]) > k]  # fmt: skip
+            means = [
+                r["sampled_tasks"]["quarters"][k]["mean_task"]
+                for r in runs
+                if len(r["sampled_tasks"]["quarters"]) > k
+            ]
             mean = np.mean(means, axis=0) if means else [np.nan, np.nan]
             cells.append(f"({mean[0]:+.2f}, {mean[1]:.2f})")
         success = [r["sampled_tasks"]["quarters"][-1].get("success_rate") for r in runs]
@@ -240,13 +265,23 @@ def plot_success_curves(records: list[dict[str, Any]], teachers: list[str], path
             target_axis.plot(curve[:, 0], curve[:, 1], color=color, alpha=0.3, linewidth=0.8)
         length = min(len(c) for c in curves)
         mean = np.mean([c[:length, 1] for c in curves], axis=0)
-        target_axis.plot(curves[0][:length, 0], mean, color=color, linewidth=2,
-                         label=f"{teacher} (mean of {len(runs)})")  # fmt: skip
+        target_axis.plot(
+            curves[0][:length, 0],
+            mean,
+            color=color,
+            linewidth=2,
+            label=f"{teacher} (mean of {len(runs)})",
+        )
         for r in runs:
             curve = r["training_curve"]
             values = smooth(curve["success_rate"], curve["n_episodes"], 10)
-            training_axis.plot(curve["timesteps"], values, color=color, alpha=0.7,
-                               label=teacher if r is runs[0] else None)  # fmt: skip
+            training_axis.plot(
+                curve["timesteps"],
+                values,
+                color=color,
+                alpha=0.7,
+                label=teacher if r is runs[0] else None,
+            )
     target_axis.set_title("success on the narrow target gates (held out)")
     training_axis.set_title("training success on the sampled tasks (smoothed)")
     for axis in (target_axis, training_axis):
@@ -286,6 +321,242 @@ def plot_pooled_tasks(records: list[dict[str, Any]], teacher: str, path: Path) -
     return True
 
 
+# ------------------------------------------------------------------------------------ suite
+
+
+def collect(options: dict[str, Any]) -> tuple[list[dict[str, Any]], list[str], float]:
+    """Train (or reuse) every teacher x seed run, ``options["jobs"]`` at a time (in this
+    process when ``jobs`` is 1: no worker start-up, which dominates a smoke run).
+
+    Returns the records, the failures (one line each) and the wall time."""
+    jobs = [(teacher, seed) for seed in range(options["seeds"]) for teacher in options["teachers"]]
+    started = time.perf_counter()
+    records: list[dict[str, Any]] = []
+    failures: list[str] = []
+
+    def finished(teacher: str, seed: int, outcome: Callable[[], dict[str, Any]]) -> None:
+        try:
+            record = outcome()
+        except Exception as error:  # report the others even if one run fails
+            failures.append(f"{teacher} seed {seed} failed: {error!r}")
+            print(failures[-1], flush=True)
+            return
+        records.append(record)
+        print(
+            f"{teacher} seed {seed}: target success {record['target_success']:.2f}, "
+            f"{record['steps_per_second']:,.0f} steps/s",
+            flush=True,
+        )
+
+    if options["jobs"] == 1:
+        for teacher, seed in jobs:
+            finished(teacher, seed, lambda t=teacher, s=seed: run_one(t, s, options))
+        return records, failures, time.perf_counter() - started
+    context = multiprocessing.get_context("spawn")  # torch and fork do not mix well
+    with concurrent.futures.ProcessPoolExecutor(options["jobs"], mp_context=context) as pool:
+        worker = _importable(run_one)
+        futures = {pool.submit(worker, t, s, options): (t, s) for t, s in jobs}
+        for future in concurrent.futures.as_completed(futures):
+            finished(*futures[future], future.result)
+    return records, failures, time.perf_counter() - started
+
+
+def _importable(function):
+    """``function`` in a form a spawned worker can unpickle. Loaded by the ``autocurr bench``
+    harness, this file is a module (``autocurr_bench_point_mass``) that a fresh interpreter
+    cannot import; workers import it by the file's own name from its folder instead (the
+    folder goes on ``sys.path``, which spawned processes inherit)."""
+    stem = Path(__file__).stem
+    if __name__ in ("__main__", "__mp_main__", stem):
+        return function
+    folder = str(Path(__file__).resolve().parent)
+    if folder not in sys.path:
+        sys.path.append(folder)
+    return getattr(importlib.import_module(stem), function.__name__)
+
+
+def make_options(outdir: Path, **overrides: Any) -> dict[str, Any]:
+    """The command-line defaults with ``overrides``, as ``run_one`` reads them."""
+    options = vars(build_parser().parse_args([]))
+    options.update(overrides)
+    outdir.mkdir(parents=True, exist_ok=True)
+    options["outdir"] = str(outdir.resolve())
+    options["teacher_kwargs"] = options.get("teacher_kwargs") or {}
+    if isinstance(options["teacher_kwargs"], list):
+        options["teacher_kwargs"] = parse_teacher_kwargs(options["teacher_kwargs"])
+    return options
+
+
+def summarize(
+    records: list[dict[str, Any]], options: dict[str, Any], wall_s: float
+) -> dict[str, Any]:
+    """The suite's results: tables (numbers), IQM of target success over seeds, settings."""
+    from autocurr.bench import iqm_with_ci
+
+    teachers = [t for t in options["teachers"] if any(r["teacher"] == t for r in records)]
+    by_teacher = {
+        t: sorted((r for r in records if r["teacher"] == t), key=lambda r: r["seed"])
+        for t in teachers
+    }
+    iqm = iqm_with_ci({t: [r["target_success"] for r in rs] for t, rs in by_teacher.items()})
+    rows = []
+    for teacher, runs in by_teacher.items():
+        success = [r["target_success"] for r in runs]
+        rows.append(
+            [
+                teacher,
+                len(runs),
+                iqm[teacher]["iqm"],
+                iqm[teacher]["low"],
+                iqm[teacher]["high"],
+                float(np.mean(success)),
+                float(np.std(success)),
+                ", ".join(f"{v:.2f}" for v in success),
+            ]
+            + [float(np.mean([r["per_target"][name] for r in runs])) for name in TARGETS]
+            + [
+                float(np.mean([r["wide_success"] for r in runs])),
+                float(np.mean([r["steps_per_second"] for r in runs])),
+                float(np.mean([r["train_time_s"] for r in runs])),
+            ]
+        )
+    quarter_rows = []
+    for teacher, runs in by_teacher.items():
+        runs = [r for r in runs if r.get("sampled_tasks")]
+        if not runs:
+            continue
+        cells: list[Any] = [teacher]
+        for k in range(4):
+            means = [
+                r["sampled_tasks"]["quarters"][k]["mean_task"]
+                for r in runs
+                if len(r["sampled_tasks"]["quarters"]) > k
+            ]
+            mean = np.mean(means, axis=0) if means else [math.nan, math.nan]
+            cells += [float(mean[0]), float(mean[1])]
+        success = [r["sampled_tasks"]["quarters"][-1].get("success_rate") for r in runs]
+        success = [v for v in success if v is not None]
+        cells.append(float(np.mean(success)) if success else None)
+        quarter_rows.append(cells)
+    settings = {
+        key: options[key]
+        for key in (
+            "timesteps",
+            "seeds",
+            "teachers",
+            "jobs",
+            "n_envs",
+            "eval_episodes",
+            "eval_points",
+            "curve_episodes",
+            "teacher_kwargs",
+        )
+    }
+    slim = [{k: v for k, v in r.items() if k not in ("reused", "training_curve")} for r in records]
+    return {
+        "tables": {
+            "point_mass": {
+                "columns": [
+                    "teacher",
+                    "seeds",
+                    "target success IQM",
+                    "ci_low",
+                    "ci_high",
+                    "mean",
+                    "sd",
+                    "per seed",
+                    *TARGETS,
+                    "wide gates",
+                    "steps/s per run",
+                    "train s per run",
+                ],
+                "rows": rows,
+            },
+            "sampled_gates": {
+                "columns": [
+                    "teacher",
+                    "Q1 position",
+                    "Q1 width",
+                    "Q2 position",
+                    "Q2 width",
+                    "Q3 position",
+                    "Q3 width",
+                    "Q4 position",
+                    "Q4 width",
+                    "Q4 training success",
+                ],
+                "rows": quarter_rows,
+            },
+        },
+        "settings": settings,
+        "wall_s": round(wall_s, 1),
+        "runs_trained": sum(not r.get("reused") for r in records),
+        "runs_reused": sum(bool(r.get("reused")) for r in records),
+        "records": slim,
+    }
+
+
+def run(*, seeds: int | None = None, quick: bool = False, out_dir: Path) -> dict[str, Any]:
+    """The documented benchmark (500k steps x 3 seeds x 3 teachers, 2 runs in parallel), or the
+    smoke run of ``QUICK_OPTIONS`` when ``quick``; runs, plots under ``out_dir``."""
+    overrides: dict[str, Any] = dict(QUICK_OPTIONS) if quick else {}
+    if seeds is not None:
+        overrides["seeds"] = seeds
+    out_dir = Path(out_dir)
+    options = make_options(out_dir, **overrides)
+    records, failures, wall = collect(options)
+    if records:
+        teachers = [t for t in options["teachers"] if any(r["teacher"] == t for r in records)]
+        plot_success_curves(records, teachers, out_dir / "success_curves.png")
+        for teacher in teachers:
+            plot_pooled_tasks(records, teacher, out_dir / f"task_distribution_{teacher}.png")
+    results = summarize(records, options, wall)
+    results["failures"] = failures
+    results["quick"] = quick
+    return results
+
+
+def report(results: dict[str, Any]) -> str:
+    """Markdown from ``results`` only: the success table and the sampled gates per quarter."""
+    from autocurr.bench import markdown_table
+
+    settings = results["settings"]
+    lines = [
+        f"Budget {settings['timesteps']:,} steps per run, {settings['seeds']} seed(s) per "
+        f"teacher, {settings['jobs']} runs in parallel ({results['wall_s']:.0f} s of wall time; "
+        f"{results['runs_trained']} runs trained, {results['runs_reused']} reused). Target "
+        f"success: share of {settings['eval_episodes']} sampled-action episodes per narrow "
+        "target gate that reach the goal, mean over the three targets; IQM over seeds with a "
+        "95% stratified-bootstrap interval (rliable); wide gates: the same on three width-4 "
+        "gates.",
+        "",
+        markdown_table(
+            results["tables"]["point_mass"],
+            {
+                "target success IQM": ".2f",
+                "ci_low": ".2f",
+                "ci_high": ".2f",
+                "mean": ".2f",
+                "sd": ".2f",
+                **dict.fromkeys(TARGETS, ".2f"),
+                "wide gates": ".2f",
+                "steps/s per run": ",.0f",
+                "train s per run": ",.0f",
+            },
+        ),
+        "",
+        "Sampled tasks: mean gate (position, width) per quarter of training, pooled over seeds.",
+        "",
+        markdown_table(
+            results["tables"]["sampled_gates"],
+            dict.fromkeys(results["tables"]["sampled_gates"]["columns"][1:], ".2f"),
+        ),
+    ]
+    if results.get("failures"):
+        lines += ["", "Failed runs:", ""] + [f"- {line}" for line in results["failures"]]
+    return "\n".join(lines) + "\n"
+
+
 # ------------------------------------------------------------------------------------ main
 
 
@@ -312,52 +583,44 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--jobs", type=int, default=2, help="runs in parallel (processes)")
     parser.add_argument("--outdir", default="point_mass_runs")
     parser.add_argument("--n-envs", type=int, default=8)
-    parser.add_argument("--eval-episodes", type=int, default=100,
-                        help="final held-out episodes per target gate")  # fmt: skip
-    parser.add_argument("--eval-points", type=int, default=10,
-                        help="checkpoints evaluated over training")  # fmt: skip
-    parser.add_argument("--curve-episodes", type=int, default=30,
-                        help="episodes per target gate at each checkpoint")  # fmt: skip
+    parser.add_argument(
+        "--eval-episodes", type=int, default=100, help="final held-out episodes per target gate"
+    )
+    parser.add_argument(
+        "--eval-points", type=int, default=10, help="checkpoints evaluated over training"
+    )
+    parser.add_argument(
+        "--curve-episodes", type=int, default=30, help="episodes per target gate at each checkpoint"
+    )
     parser.add_argument("--teacher-kwargs", nargs="*", default=[], metavar="TEACHER:KEY=VALUE")
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    for name in ("timesteps", "seeds", "jobs", "n_envs", "eval_episodes", "eval_points",
-                 "curve_episodes"):  # fmt: skip
+    for name in (
+        "timesteps",
+        "seeds",
+        "jobs",
+        "n_envs",
+        "eval_episodes",
+        "eval_points",
+        "curve_episodes",
+    ):
         if getattr(args, name) < 1:
             raise SystemExit(f"--{name.replace('_', '-')} must be >= 1")
     outdir = Path(args.outdir)
-    outdir.mkdir(parents=True, exist_ok=True)
-    options = {**vars(args), "outdir": str(outdir.resolve()),
-               "teacher_kwargs": parse_teacher_kwargs(args.teacher_kwargs)}  # fmt: skip
+    options = make_options(outdir, **{k: v for k, v in vars(args).items() if k != "outdir"})
     command = " ".join(["python benchmarks/point_mass.py", *(argv or sys.argv[1:])])
-    jobs = [(teacher, seed) for seed in range(args.seeds) for teacher in args.teachers]
-    started = time.perf_counter()
-    records: list[dict[str, Any]] = []
-    context = multiprocessing.get_context("spawn")  # torch and fork do not mix well
-    with concurrent.futures.ProcessPoolExecutor(args.jobs, mp_context=context) as pool:
-        futures = {pool.submit(run_one, t, s, options): (t, s) for t, s in jobs}
-        for future in concurrent.futures.as_completed(futures):
-            teacher, seed = futures[future]
-            try:
-                record = future.result()
-            except Exception as error:  # report the others even if one run fails
-                print(f"{teacher} seed {seed} failed: {error!r}", flush=True)
-                continue
-            records.append(record)
-            print(f"{teacher} seed {seed}: target success {record['target_success']:.2f}, "
-                  f"{record['steps_per_second']:,.0f} steps/s", flush=True)  # fmt: skip
-    wall = time.perf_counter() - started
+    records, failures, wall = collect(options)
     teachers = [t for t in args.teachers if any(r["teacher"] == t for r in records)]
     if records:
         plot_success_curves(records, teachers, outdir / "success_curves.png")
         for teacher in teachers:
             plot_pooled_tasks(records, teacher, outdir / f"task_distribution_{teacher}.png")
-    report = write_report(records, options, command, wall)
-    print(report.read_text())
-    return 0 if len(records) == len(jobs) else 1
+    path = write_report(records, options, command, wall)
+    print(path.read_text())
+    return 0 if not failures else 1
 
 
 if __name__ == "__main__":

@@ -20,6 +20,11 @@ of the workers (medians): where the overhead goes. Contention on a loaded machin
 too (context switches, caches), so read it beside the throughput, not instead of it.
 
     nice -n 10 /work/venv/bin/python benchmarks/vec_throughput.py [--repeats 5] [--steps 2000]
+    autocurr bench vec-throughput [--quick]     # the same defaults, through the harness
+
+As a suite of ``autocurr bench`` (``SUITE``, :func:`run`, :func:`report`): tables ``throughput``
+(paired medians and ratios), ``cpu_per_step`` (with psutil) and ``peer`` (Syllabus), the raw
+per-repeat rates and the verdicts on the targets. ``--quick``: 2 repeats of 500 vector steps.
 """
 
 from __future__ import annotations
@@ -33,6 +38,8 @@ import statistics
 import subprocess
 import sys
 import time
+from pathlib import Path
+from typing import Any
 
 import gymnasium as gym
 import numpy as np
@@ -245,14 +252,22 @@ def versions() -> str:
     )
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--repeats", type=int, default=5)
-    parser.add_argument("--steps", type=int, default=2000, help="timed vector steps per run")
-    parser.add_argument("--lengths", type=int, nargs="+", default=[1, 100])
-    parser.add_argument("--no-syllabus", action="store_true")
-    args = parser.parse_args()
+# --------------------------------------------------------------------------------- suite
+SUITE = "vec-throughput"
+DESCRIPTION = (
+    "env steps/s of make_vec_env (one central teacher) against the raw gymnasium / SB3 vector "
+    "envs it wraps, 1- and 100-step episodes; Syllabus's sync wrapper side by side"
+)
+#: The issue's targets: wrapped / raw on gymnasium's AsyncVectorEnv with ``uniform``.
+TARGETS = {1: 0.9, 100: 0.97}
+TARGET_ROW = "gymnasium AsyncVectorEnv, teacher uniform"
+DEFAULT_REPEATS, DEFAULT_STEPS = 5, 2000
+#: ``--quick``: 2 interleaved repeats of 500 vector steps.
+QUICK_REPEATS, QUICK_STEPS = 2, 500
 
+
+def measure_all(repeats: int, steps: int, lengths, syllabus: bool = True) -> dict[str, Any]:
+    """Every (raw, wrapped) pair at every episode length; the suite's results."""
     # family -> (raw builder, {label: wrapped builder}, sb3)
     families = {
         "gymnasium AsyncVectorEnv": (
@@ -266,73 +281,175 @@ def main() -> None:
         ),
         "SB3 SubprocVecEnv": (raw_sb3, {"uniform": ours("sb3-subproc")}, True),
     }
-    rows, cpu_rows = [], []
+    rows, cpu_rows, raw_rates = [], [], []
     raw_gym_medians = {}
-    for length in args.lengths:
+    for length in lengths:
         for name, (raw_build, wrapped_builds, sb3) in families.items():
             raw = []
             wrapped = {label: [] for label in wrapped_builds}
             raw_cpu = []
             wrapped_cpu = {label: [] for label in wrapped_builds}
-            for _ in range(args.repeats):  # interleaved: raw, then each variant, back to back
-                rate, *cpu = measure(raw_build, length, args.steps, sb3)
+            for _ in range(repeats):  # interleaved: raw, then each variant, back to back
+                rate, *cpu = measure(raw_build, length, steps, sb3)
                 raw.append(rate)
                 raw_cpu.append(cpu)
                 for label, build in wrapped_builds.items():
-                    rate, *cpu = measure(build, length, args.steps, sb3)
+                    rate, *cpu = measure(build, length, steps, sb3)
                     wrapped[label].append(rate)
                     wrapped_cpu[label].append(cpu)
             if raw_cpu[0][1] is not None:
-                cpu_rows.append((length, f"{name}, raw", *cpu_medians(raw_cpu), None))
+                cpu_rows.append([length, f"{name}, raw", *cpu_medians(raw_cpu), None])
                 raw_total = cpu_medians(raw_cpu)[2]
                 for label, cpus in wrapped_cpu.items():
                     learner, workers, total = cpu_medians(cpus)
-                    row = (length, f"{name}, teacher {label}", learner, workers, total)
-                    cpu_rows.append((*row, raw_total / total))
+                    row = [length, f"{name}, teacher {label}", learner, workers, total]
+                    cpu_rows.append([*row, raw_total / total])
             if not sb3:
                 raw_gym_medians[length] = statistics.median(raw)
             for label, rates in wrapped.items():
                 ratio = statistics.median(w / r for r, w in zip(raw, rates, strict=True))
                 row_name = f"{name}, teacher {label}"
-                medians = statistics.median(raw), statistics.median(rates)
-                rows.append((length, row_name, *medians, ratio))
-                print(f"# length {length} {row_name}: raw {raw} ours {rates}", flush=True)
+                rows.append(
+                    [length, row_name, statistics.median(raw), statistics.median(rates), ratio]
+                )
+                raw_rates.append({"length": length, "row": row_name, "raw": raw, "ours": rates})
 
-    peer = "skipped" if args.no_syllabus else syllabus_rates(args.lengths, args.repeats, args.steps)
-
-    print()
-    print(f"Command: `nice -n 10 python benchmarks/vec_throughput.py {' '.join(sys.argv[1:])}`")
-    print(f"Date: {datetime.datetime.now(datetime.UTC):%Y-%m-%d %H:%M UTC}")
-    print(f"Versions: {versions()}")
-    print(f"Machine: {platform.machine()}, {os.cpu_count()} CPUs, load {os.getloadavg()[0]:.1f}")
-    print(
-        f"{N_ENVS} workers, {N_TASKS} tasks, {args.repeats} interleaved repeats x "
-        f"{args.steps} vector steps; env-steps/s, medians"
-    )
-    print()
-    print("| episode length | vector env | raw | autocurr | paired ratio (median) |")
-    print("|---|---|---|---|---|")
-    for length, name, raw, wrapped, ratio in rows:
-        print(f"| {length} | {name} | {raw:,.0f} | {wrapped:,.0f} | {ratio:.2f}x |")
-    if cpu_rows:
-        print()
-        print("CPU time per vector step (us, medians; learner process, all workers together).")
-        print()
-        print("| episode length | vector env | learner | workers | total | raw total / total |")
-        print("|---|---|---|---|---|---|")
-        for length, name, learner, workers, total, ratio in cpu_rows:
-            shown = "" if ratio is None else f"{ratio:.2f}x"
-            print(f"| {length} | {name} | {learner:.1f} | {workers:.1f} | {total:.1f} | {shown} |")
+    peer = syllabus_rates(lengths, repeats, steps) if syllabus else "skipped"
+    peer_rows = []
     if isinstance(peer, dict):
         for length, rates in peer.items():
             rate = statistics.median(rates)
-            print(
-                f"| {length} | Syllabus 0.7 GymnasiumSyncWrapper + AsyncVectorEnv (peer, DR) | "
-                f"{raw_gym_medians[length]:,.0f} (raw above) | {rate:,.0f} | "
-                f"{rate / raw_gym_medians[length]:.2f}x (unpaired) |"
+            peer_rows.append(
+                [
+                    length,
+                    "Syllabus GymnasiumSyncWrapper + AsyncVectorEnv (peer, DR)",
+                    raw_gym_medians[length],
+                    rate,
+                    rate / raw_gym_medians[length],
+                ]
             )
-    else:
-        print(f"\nSyllabus peer row: {peer}")
+    columns = ["episode_length", "vector_env", "raw_steps_per_s", "autocurr_steps_per_s", "ratio"]
+    tables = {"throughput": {"columns": columns, "rows": rows}}
+    if cpu_rows:
+        tables["cpu_per_step"] = {
+            "columns": [
+                "episode_length",
+                "vector_env",
+                "learner_us",
+                "workers_us",
+                "total_us",
+                "raw_total_over_total",
+            ],
+            "rows": cpu_rows,
+        }
+    if peer_rows:
+        peer_columns = [
+            "episode_length",
+            "vector_env",
+            "raw_gym_steps_per_s",
+            "steps_per_s",
+            "ratio_unpaired",
+        ]
+        tables["peer"] = {"columns": peer_columns, "rows": peer_rows}
+    return {
+        "tables": tables,
+        "settings": {
+            "workers": N_ENVS,
+            "tasks": N_TASKS,
+            "repeats": repeats,
+            "vector_steps": steps,
+            "lengths": list(lengths),
+        },
+        "per_repeat": raw_rates,
+        "peer": peer if isinstance(peer, str) else "measured",
+        "targets": target_verdicts(rows),
+    }
+
+
+def target_verdicts(rows: list[list]) -> list[dict[str, Any]]:
+    verdicts = []
+    for length, name, _, _, ratio in rows:
+        if name == TARGET_ROW and length in TARGETS:
+            target = TARGETS[length]
+            verdicts.append(
+                {"length": length, "target": target, "ratio": ratio, "met": ratio >= target}
+            )
+    return verdicts
+
+
+def run(*, seeds: int | None = None, quick: bool = False, out_dir: Path) -> dict[str, Any]:
+    """The suite (episodes of 1 and 100 steps, Syllabus when installed). A throughput
+    benchmark: no seeds (``seeds`` is recorded, not used)."""
+    repeats, steps = (QUICK_REPEATS, QUICK_STEPS) if quick else (DEFAULT_REPEATS, DEFAULT_STEPS)
+    results = measure_all(repeats, steps, [1, 100])
+    results["settings"]["seeds_requested"] = seeds
+    return results
+
+
+def report(results: dict[str, Any]) -> str:
+    settings, tables = results["settings"], results["tables"]
+    lines = [
+        f"{settings['workers']} workers, a do-nothing env, {settings['tasks']:,} tasks, "
+        f"{settings['repeats']} interleaved repeats x {settings['vector_steps']:,} vector steps; "
+        "env steps/s, medians; ratio = median of the per-repeat ratios.",
+        "",
+        "| episode length | vector env | raw | autocurr | paired ratio (median) |",
+        "|---|---|---|---|---|",
+    ]
+    for length, name, raw, wrapped, ratio in tables["throughput"]["rows"]:
+        lines.append(f"| {length} | {name} | {raw:,.0f} | {wrapped:,.0f} | {ratio:.2f}x |")
+    for length, name, raw, rate, ratio in tables.get("peer", {}).get("rows", []):
+        lines.append(
+            f"| {length} | {name} | {raw:,.0f} (raw above) | {rate:,.0f} | {ratio:.2f}x "
+            "(unpaired) |"
+        )
+    if "peer" not in tables:
+        lines += ["", f"Syllabus peer row: {results['peer']}."]
+    if "cpu_per_step" in tables:
+        lines += [
+            "",
+            "CPU time per vector step (µs, medians; learner process, all workers together): "
+            "where the overhead goes. Load on the machine inflates it too, so read it beside the "
+            "throughput, not instead of it.",
+            "",
+            "| episode length | vector env | learner | workers | total | raw total / total |",
+            "|---|---|---|---|---|---|",
+        ]
+        for length, name, learner, workers, total, ratio in tables["cpu_per_step"]["rows"]:
+            shown = "" if ratio is None else f"{ratio:.2f}x"
+            lines.append(
+                f"| {length} | {name} | {learner:.1f} | {workers:.1f} | {total:.1f} | {shown} |"
+            )
+    lines.append("")
+    for verdict in results["targets"]:
+        met = "**met**" if verdict["met"] else "**not met**"
+        lines.append(
+            f"- Target, {verdict['length']}-step episodes (`{TARGET_ROW}`): ≥ "
+            f"{verdict['target']:g}x raw: {met}, {verdict['ratio']:.2f}x."
+        )
+    return "\n".join(lines) + "\n"
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeats", type=int, default=DEFAULT_REPEATS)
+    parser.add_argument(
+        "--steps", type=int, default=DEFAULT_STEPS, help="timed vector steps per run"
+    )
+    parser.add_argument("--lengths", type=int, nargs="+", default=[1, 100])
+    parser.add_argument("--no-syllabus", action="store_true")
+    args = parser.parse_args(argv)
+    results = measure_all(args.repeats, args.steps, args.lengths, not args.no_syllabus)
+    for entry in results["per_repeat"]:
+        print(f"# length {entry['length']} {entry['row']}: raw {entry['raw']} ours {entry['ours']}")
+    print()
+    command = " ".join(sys.argv[1:] if argv is None else argv)
+    print(f"Command: `nice -n 10 python benchmarks/vec_throughput.py {command}`")
+    print(f"Date: {datetime.datetime.now(datetime.UTC):%Y-%m-%d %H:%M UTC}")
+    print(f"Versions: {versions()}")
+    print(f"Machine: {platform.machine()}, {os.cpu_count()} CPUs, load {os.getloadavg()[0]:.1f}")
+    print()
+    print(report(results))
 
 
 if __name__ == "__main__":

@@ -33,7 +33,10 @@ Rules and constants
     ``clip(c + N(0, noise_std), 0, 1)``. Mastered means ``c >= mastery``. Defaults: ``rate 0.05``,
     ``gate 0.6``, ``mastery 0.9``, ``noise_std 0.05``: a task needs 18 practices to open its
     successor and 45 to be mastered, so the oracle needs ``45 * n_feasible`` episodes (900 for
-    20) and uniform sampling about 16 000 on 20 feasible + 20 infeasible tasks.
+    20) and uniform sampling about 16 000 on 20 feasible + 20 infeasible tasks. ``rate`` may also
+    be a sequence of ``n_feasible`` per-task rates, in internal chain order (chain 0 first to
+    last, then chain 1, ...): uneven difficulty along the chain (the "rugged difficulty" scenario
+    of ``benchmarks/students.py``); ``rates[t]`` holds the rate of task id ``t`` (0 off-chain).
     Task ids are shuffled with ``rng``: ``task_of[i]`` is the id of internal task ``i``, where
     internal order is chain 0 (first to last), chain 1, ..., infeasible tasks, trivial tasks;
     ``chain[t]`` / ``position[t]`` give a task id's chain (-1 if not a chain task) and place.
@@ -65,6 +68,8 @@ sample / episode / update loop and returns metrics.
 
 from __future__ import annotations
 
+import numbers
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -104,7 +109,7 @@ class ChainStudent:
         trivial: int = 0,
         rng: np.random.Generator | int | None = None,
         *,
-        rate: float = 0.05,
+        rate: float | Sequence[float] = 0.05,
         gate: float = 0.6,
         mastery: float = 0.9,
         noise_std: float = 0.05,
@@ -119,7 +124,6 @@ class ChainStudent:
             raise ValueError(f"observation must be one of {_OBSERVATIONS}, got {observation!r}")
         self.observation = observation
         self.forgetting = check_unit_interval("forgetting", forgetting, high_open=True)
-        self.rate = check_unit_interval("rate", rate, low_open=True)
         self.gate = check_unit_interval("gate", gate)
         self.mastery = check_unit_interval("mastery", mastery, low_open=True)
         self.noise_std = float(noise_std)
@@ -157,6 +161,22 @@ class ChainStudent:
         self.trivial_mask = np.zeros(n, dtype=bool)
         self.trivial_mask[self.task_of[self.n_feasible + self.n_infeasible :]] = True
         self.chain_mask = self.chain >= 0
+        #: the scalar ``rate``, or ``None`` when per-task rates were given.
+        self.rate: float | None = None
+        #: learning rate per public task id (0 for infeasible and trivial tasks).
+        self.rates = np.zeros(n)
+        if isinstance(rate, numbers.Real):
+            self.rate = check_unit_interval("rate", rate, low_open=True)
+            self.rates[self.chain_mask] = self.rate
+        else:
+            per_task = [check_unit_interval("rate", r, low_open=True) for r in rate]
+            if len(per_task) != self.n_feasible:
+                raise ValueError(
+                    f"rate needs one value per feasible task ({self.n_feasible}), "
+                    f"got {len(per_task)}"
+                )
+            self.rates[self.task_of[: self.n_feasible]] = per_task
+        self._rate_of = self.rates.tolist()
         #: tasks that are or can become mastered (chain tasks and trivial tasks).
         self.feasible_mask = ~self.infeasible_mask
         self._competence = np.where(self.trivial_mask, 1.0, 0.0)
@@ -200,7 +220,7 @@ class ChainStudent:
             if self._is_chain[task]:
                 self._competence[task] = c  # the practised task does not decay
         if learn:
-            self._competence[task] = c + self.rate * (1.0 - c)
+            self._competence[task] = c + self._rate_of[task] * (1.0 - c)
         self.episodes += 1
         return outcome
 

@@ -195,7 +195,7 @@ def test_every_registered_teacher_drives_an_env_with_its_own_signal(name):
     cls = teacher_class(name)
     if cls.signal in ("loss", "advantage"):  # data teachers: fed by autocurr.data / hf
         teacher = make_teacher(name, Discrete(4), seed=0, **hyperparameters)
-        with pytest.raises(ValueError, match="autocurr.data"):
+        with pytest.raises(ValueError, match=r"autocurr\.data"):
             CurriculumWrapper(TaskEnv(), teacher)
         env = CurriculumWrapper(TaskEnv(), teacher, signal="return")  # an explicit signal works
         env.reset(seed=0)
