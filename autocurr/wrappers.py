@@ -23,7 +23,7 @@ What the wrapper guarantees
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any, SupportsFloat
+from typing import Any, ClassVar, SupportsFloat
 
 import gymnasium as gym
 
@@ -110,6 +110,10 @@ class CurriculumWrapper(gym.Wrapper):
             teacher's own ``teacher.signal``.
     """
 
+    #: What ``teacher`` may be: anything with ``space``, ``signal``, ``sample()`` and
+    #: ``update(task, signal)`` (a subclass serving a remote teacher widens it).
+    teacher_types: ClassVar[tuple[type, ...]] = (Teacher,)
+
     def __init__(
         self,
         env: gym.Env,
@@ -118,8 +122,10 @@ class CurriculumWrapper(gym.Wrapper):
         signal: str | SignalFn | None = None,
     ):
         super().__init__(env)
-        if not isinstance(teacher, Teacher):
-            raise ValueError(f"teacher must be an autocurr Teacher, got {type(teacher).__name__}")
+        if not isinstance(teacher, self.teacher_types):
+            expected = " or ".join(kind.__name__ for kind in self.teacher_types)
+            got = type(teacher).__name__
+            raise ValueError(f"teacher must be an autocurr {expected}, got {got}")
         self.teacher = teacher
         self.apply_task = apply_task
         self.signal_fn = episode_signal(signal, teacher)

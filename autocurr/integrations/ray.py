@@ -48,7 +48,7 @@ import threading
 import weakref
 from collections import Counter, deque
 from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING, Any, SupportsFloat
+from typing import TYPE_CHECKING, Any
 
 import gymnasium as gym
 import numpy as np
@@ -56,7 +56,7 @@ import numpy as np
 from autocurr.spaces import Space
 from autocurr.teachers import Teacher, from_state_dict, make_teacher
 from autocurr.teachers.base import check_int, check_signal
-from autocurr.wrappers import SignalFn, _reset_into, episode_signal
+from autocurr.wrappers import CurriculumWrapper, SignalFn
 
 __all__ = [
     "RemoteCurriculumWrapper",
@@ -442,12 +442,13 @@ def flush_remote_teachers(**_: Any) -> None:
         client.flush()
 
 
-class RemoteCurriculumWrapper(gym.Wrapper):
+class RemoteCurriculumWrapper(CurriculumWrapper):
     """:class:`~autocurr.wrappers.CurriculumWrapper` for a teacher behind a :class:`RemoteTeacher`.
 
     Each ``reset`` plays ``teacher.next_task()`` (or ``options["task"]``); each finished episode
     is reported once with ``teacher.report`` for the task that ran; ``info["task"]`` and, at the
-    episode end, ``info["curriculum"] = {"task", "signal"}`` are set as by ``CurriculumWrapper``.
+    episode end, ``info["curriculum"] = {"task", "signal"}`` are set as by ``CurriculumWrapper``
+    (the client's ``sample``/``update`` are ``next_task``/``report``).
 
     Args:
         env: any gymnasium environment.
@@ -457,6 +458,8 @@ class RemoteCurriculumWrapper(gym.Wrapper):
         close_teacher: ``close()`` closes the client (else only flushes it, for shared clients).
     """
 
+    teacher_types = (RemoteTeacher,)
+
     def __init__(
         self,
         env: gym.Env,
@@ -465,43 +468,8 @@ class RemoteCurriculumWrapper(gym.Wrapper):
         signal: str | SignalFn | None = None,
         close_teacher: bool = True,
     ):
-        super().__init__(env)
-        if not isinstance(teacher, RemoteTeacher):
-            raise ValueError(f"teacher must be a RemoteTeacher, got {type(teacher).__name__}")
-        self.teacher = teacher
-        self.apply_task = apply_task
-        self.signal_fn = episode_signal(signal, teacher)
+        super().__init__(env, teacher, apply_task, signal)
         self.close_teacher = close_teacher
-        self.task: Any = None
-        self.episode_return = 0.0
-        self.episode_length = 0
-        self.episodes_reported = 0
-        self.abandoned_episodes = 0
-        self._episode_open = False
-
-    def reset(
-        self, *, seed: int | None = None, options: dict[str, Any] | None = None
-    ) -> tuple[Any, dict[str, Any]]:
-        options = dict(options or {})
-        task = options.pop("task") if "task" in options else self.teacher.next_task()
-        observation, info = _reset_into(self, self.teacher.space.canonical(task), seed, options)
-        self.episode_length = 0
-        return observation, info
-
-    def step(self, action: Any) -> tuple[Any, SupportsFloat, bool, bool, dict[str, Any]]:
-        if not self._episode_open:
-            raise RuntimeError("step() called before reset() or after the episode ended")
-        observation, reward, terminated, truncated, info = self.env.step(action)
-        self.episode_return += float(reward)
-        self.episode_length += 1
-        info["task"] = self.task
-        if terminated or truncated:
-            self._episode_open = False
-            value = float(self.signal_fn(self.episode_return, self.episode_length, info))
-            self.teacher.report(self.task, value)
-            self.episodes_reported += 1
-            info["curriculum"] = {"task": self.task, "signal": value}
-        return observation, reward, terminated, truncated, info
 
     def close(self) -> None:
         try:

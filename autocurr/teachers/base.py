@@ -30,6 +30,7 @@ __all__ = [
     "check_int",
     "check_positive",
     "check_real",
+    "check_refresh_every",
     "check_signal",
     "check_unit_interval",
 ]
@@ -95,6 +96,19 @@ def check_positive(name: str, value: Any) -> float:
     if value <= 0.0:
         raise ValueError(f"{name} must be finite and > 0, got {value!r}")
     return value
+
+
+def check_refresh_every(refresh_every: Any, n_tasks: int) -> int:
+    """``refresh_every`` as an int >= 1 (``None``: ``max(1, n_tasks // 100)``), or ValueError."""
+    if refresh_every is None:
+        return max(1, n_tasks // 100)
+    if (
+        isinstance(refresh_every, bool)
+        or not isinstance(refresh_every, numbers.Integral)
+        or refresh_every < 1
+    ):
+        raise ValueError(f"refresh_every must be an integer >= 1, got {refresh_every!r}")
+    return int(refresh_every)
 
 
 class Teacher:

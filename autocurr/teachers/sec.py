@@ -47,34 +47,26 @@ numpy pass at the first ``sample``/``probabilities`` call after ``refresh_every`
 
 from __future__ import annotations
 
-import numbers
 from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 
 from autocurr.spaces import Space
-from autocurr.teachers.base import Teacher, check_positive, check_signal, check_unit_interval
+from autocurr.teachers.base import (
+    Teacher,
+    check_positive,
+    check_refresh_every,
+    check_signal,
+    check_unit_interval,
+)
 from autocurr.teachers.sumtree import SumTree
 
-__all__ = ["BatchStepTeacher", "SECTeacher", "check_refresh_every"]
+__all__ = ["BatchStepTeacher", "SECTeacher"]
 
 # q is folded into Q (scale reset to 1) once the lazy decay scale falls below this.
 _MIN_SCALE = 1e-150
 _ONE = np.ones(1, dtype=np.int64)
-
-
-def check_refresh_every(refresh_every: Any, n_tasks: int) -> int:
-    """``refresh_every`` resolved (``None`` -> ``max(1, n_tasks // 100)``), or ``ValueError``."""
-    if refresh_every is None:
-        return max(1, n_tasks // 100)
-    if (
-        isinstance(refresh_every, bool)
-        or not isinstance(refresh_every, numbers.Integral)
-        or refresh_every < 1
-    ):
-        raise ValueError(f"refresh_every must be an integer >= 1, got {refresh_every!r}")
-    return int(refresh_every)
 
 
 class BatchStepTeacher(Teacher):

@@ -42,31 +42,17 @@ best arm is 0.27, 0.08 and 0.34 (phase 0 ~0.8: UCB1 is fine until the counts pil
 from __future__ import annotations
 
 import math
-import numbers
 from collections.abc import Iterable
 from typing import Any
 
 import numpy as np
 
 from autocurr.spaces import Space
-from autocurr.teachers.base import Teacher, check_unit_interval
+from autocurr.teachers.base import Teacher, check_refresh_every, check_unit_interval
 from autocurr.teachers.progress import REWARD_MODES, ProgressSignal, check_bandit_signal
 from autocurr.teachers.sumtree import MaxTree
 
-__all__ = ["IndexTeacher", "UCB1Teacher", "check_refresh_every"]
-
-
-def check_refresh_every(refresh_every: Any, n_tasks: int) -> int:
-    """``refresh_every`` as an int >= 1 (``None``: ``max(1, n_tasks // 100)``), or ValueError."""
-    if refresh_every is None:
-        return max(1, n_tasks // 100)
-    if (
-        isinstance(refresh_every, bool)
-        or not isinstance(refresh_every, numbers.Integral)
-        or refresh_every < 1
-    ):
-        raise ValueError(f"refresh_every must be an integer >= 1, got {refresh_every!r}")
-    return int(refresh_every)
+__all__ = ["IndexTeacher", "UCB1Teacher"]
 
 
 class IndexTeacher(Teacher):
