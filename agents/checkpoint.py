@@ -21,12 +21,19 @@ buffers, UEDPPO's counters, the curriculum callbacks' history, TensorBoard value
 yet written, the Monitor and curriculum-wrapper state of every env, the envs themselves with their
 ``apply_task`` samplers (pickled), the Monitor CSV sizes, and the torch / numpy / Python global RNG
 states that SB3 seeds and draws actions and minibatches from), ``config.json`` and ``meta.json``.
+PAIRED and REPAIRED runs add ``antagonist.zip`` (the antagonist PPO's policy and Adam state) and,
+in ``state.pkl``, the antagonist's SB3 counters and episode buffers, its envs and Monitors (as
+the protagonist's) and PAIREDPPO's counters and regret history; the level-building adversary
+(policy, Adam state, minibatch generator) is part of the teacher's ``state_dict``.
 
 What is exact, on the same machine, device and library versions: the teacher state at resume
 equals the checkpoint's, so its next samples are the same, and a stopped-and-resumed run ends
 identical to an uninterrupted one (teacher state, weights, curriculum history, TensorBoard
-values). ``tests/test_resume.py`` checks this for exp3 and PLR with SB3 and exp3 with the batched
-student; uniform, ACCEL, SFL and PLR on the batched student were checked the same way by hand.
+values). ``tests/test_resume.py`` checks this for exp3, PLR, PAIRED and REPAIRED with SB3 (for
+PAIRED / REPAIRED the antagonist's weights, Monitor rows and regret history, and the adversary
+inside the teacher) and exp3 with the batched student; uniform, ACCEL, SFL and PLR on the
+batched student were checked the same way by hand, and so was a PAIRED CLI run killed (SIGKILL,
+then SIGINT) and resumed twice.
 
 Episodes running at the checkpoint continue in the resumed process (the regret-based teachers
 and the batched student start every rollout with a reset anyway): each finished episode is
@@ -40,11 +47,9 @@ time. An env that cannot be pickled, or pickles only its constructor arguments (
 ``EzPickle``, e.g. MuJoCo), restarts its episodes on resume: the episodes cut there are never
 reported to the teacher (counted in ``episodes.abandoned``) and the run then departs from the
 uninterrupted one, though the teacher state at resume is still exact. On CUDA, kernels that are
-not deterministic may make the runs drift apart even though every state is restored. PAIRED and
-REPAIRED runs are not resumable yet (their adversary and antagonist are not checkpointed): they
-write no checkpoint and ``--resume`` refuses them. ``autocurr train`` steps its envs in one
-``DummyVecEnv``; with a ``SubprocVecEnv`` the envs' state would have to be fetched from the
-workers, which this code does not do.
+not deterministic may make the runs drift apart even though every state is restored.
+``autocurr train`` steps its envs in one ``DummyVecEnv``; with a ``SubprocVecEnv`` the envs'
+state would have to be fetched from the workers, which this code does not do.
 """
 
 from __future__ import annotations
@@ -90,8 +95,8 @@ __all__ = [
 CHECKPOINT_DIR = "checkpoint"
 CHECKPOINT_FORMAT = 1
 #: SB3 model attributes that carry a run's progress (``model.zip`` has the policy and optimiser);
-#: the last six are UEDPPO's counters and its diagnostics window.
-_MODEL_FIELDS = (
+#: the PAIRED antagonist's are saved the same way (its policy and optimiser in ``antagonist.zip``).
+_SB3_FIELDS = (
     "num_timesteps",
     "_n_updates",
     "_episode_num",
@@ -101,12 +106,20 @@ _MODEL_FIELDS = (
     "_last_original_obs",
     "ep_info_buffer",
     "ep_success_buffer",
+)
+#: The protagonist's: SB3's, then UEDPPO's counters and diagnostics window, then PAIREDPPO's
+#: (each saved only where the model has it).
+_MODEL_FIELDS = (
+    *_SB3_FIELDS,
     "steps_trained",
     "steps_no_grad",
     "grad_updates",
     "unscored_levels",
     "rollouts_by_kind",
     "score_log",
+    "antagonist_steps",
+    "antagonist_grad_updates",
+    "regret_history",
 )
 _MONITOR_FIELDS = (
     "t_start",
@@ -371,11 +384,10 @@ class SB3Session:
         _flush_tensorboard(model)
         model.save(directory / "model.zip")
         save_teacher_state(self.teacher, directory / "teacher_state.pkl")
-        envs, not_exact = _pickled_envs(self.vec_env)
         state = {
             "steps": int(model.num_timesteps),
             "iterations": int(iterations),
-            "model": {name: getattr(model, name) for name in _MODEL_FIELDS if hasattr(model, name)},
+            "model": _fields(model, _MODEL_FIELDS),
             "logger": {
                 "values": dict(model.logger.name_to_value),
                 "counts": dict(model.logger.name_to_count),
@@ -386,12 +398,13 @@ class SB3Session:
                 for key, callback in self.callbacks.items()
                 if callback is not None
             },
-            "wrappers": [_wrapper_state(monitor) for monitor in self.vec_env.envs],
-            "envs": envs,
-            "envs_not_exact": not_exact,
+            **_vec_env_state(self.vec_env),
             "monitor_sizes": _monitor_sizes(self.vec_env, self.run_dir),
             "rng": _global_rng_states(),
         }
+        if getattr(model, "antagonist", None) is not None:
+            state["antagonist"] = _save_antagonist(model, directory)
+            state["monitor_sizes"].update(_monitor_sizes(model.antagonist_env, self.run_dir))
         with (directory / "state.pkl").open("wb") as file:
             pickle.dump(state, file)
 
@@ -413,7 +426,51 @@ class SB3Session:
         for key, fields in state["callbacks"].items():
             for name, value in fields.items():
                 setattr(self.callbacks[key], name, value)
+        if "antagonist" in state:
+            _restore_antagonist(model, state["antagonist"], checkpoint, device)
         _set_global_rng_states(state["rng"])  # last: building the objects above drew from them
+
+
+def _fields(model: Any, names: tuple[str, ...]) -> dict[str, Any]:
+    return {name: getattr(model, name) for name in names if hasattr(model, name)}
+
+
+def _vec_env_state(vec_env: DummyVecEnv) -> dict[str, Any]:
+    envs, not_exact = _pickled_envs(vec_env)
+    return {
+        "wrappers": [_wrapper_state(monitor) for monitor in vec_env.envs],
+        "envs": envs,
+        "envs_not_exact": not_exact,
+    }
+
+
+def _save_antagonist(model: Any, directory: Path) -> dict[str, Any]:
+    """PAIREDPPO's antagonist: policy and Adam state to ``antagonist.zip``; its SB3 counters and
+    episode buffers, whether its learning session was started, and its envs (as the
+    protagonist's) into the returned part of ``state.pkl``. The protagonist's PAIRED counters
+    and regret history are in ``_MODEL_FIELDS``; the adversary is in the teacher's state."""
+    antagonist = model.antagonist
+    antagonist.save(directory / "antagonist.zip")
+    return {
+        "model": _fields(antagonist, _SB3_FIELDS),
+        "started": bool(model.antagonist_started),
+        **_vec_env_state(model.antagonist_env),
+    }
+
+
+def _restore_antagonist(model: Any, saved: dict[str, Any], checkpoint: Path, device: str) -> None:
+    antagonist, vec_env = model.antagonist, model.antagonist_env
+    if saved["started"]:
+        # The original run started the antagonist's session (one reset of fresh envs, seeded
+        # from its PPO seed) at its first rollout; start it now, so it is not done again later,
+        # and put the saved state over what it set.
+        model.start_antagonist()
+        vec_env._reset_seeds()
+        vec_env._reset_options()
+    antagonist.set_parameters(str(checkpoint / "antagonist.zip"), exact_match=True, device=device)
+    for name, value in saved["model"].items():
+        setattr(antagonist, name, value)
+    _restore_envs(vec_env, saved, antagonist)
 
 
 def _flush_tensorboard(model: PPO) -> None:

@@ -129,9 +129,6 @@ DEVICES = ("auto", "cpu", "cuda")
 AGENTS = ("sb3-ppo", "ppo-batched")
 #: Resumable checkpoints go every 10% of the budget, but at least this often (in env steps).
 MAX_CHECKPOINT_EVERY = 50_000
-#: Teachers whose runs cannot be checkpointed for ``--resume`` yet: their adversary policy and
-#: the antagonist student are not saved.
-NOT_RESUMABLE = ADVERSARY_TEACHERS
 
 
 @dataclass
@@ -531,7 +528,9 @@ def resume(
     the student (policy and optimiser), the teacher's ``state_dict``, every RNG (torch, numpy
     and Python global states, which SB3 seeds and uses; the envs' and task samplers' generators),
     the envs themselves (pickled, so episodes running at the checkpoint continue), the SB3
-    counters and episode buffers, the curriculum logs and the pending TensorBoard values. Events
+    counters and episode buffers, the curriculum logs and the pending TensorBoard values; for
+    PAIRED and REPAIRED also the antagonist (policy, optimiser, counters, envs), the regret
+    history and, inside the teacher's state, the adversary's policy and optimiser. Events
     and Monitor rows a killed run wrote after its checkpoint are cut, so the logs continue
     without gaps or duplicate steps. On one machine and device a resumed run is identical to an
     uninterrupted one (tested); :mod:`autocurr.agents.checkpoint` lists the exceptions.
@@ -544,15 +543,10 @@ def resume(
 
 def check_resume(run_dir: str | Path) -> tuple[TrainConfig, EnvPreset, str, Path]:
     """The saved config, preset, device and checkpoint of a run that can be resumed; raises
-    ``ValueError`` saying why not (no run, no checkpoint, finished, still training, PAIRED)."""
+    ``ValueError`` saying why not (no run, no checkpoint, finished, still training)."""
     run_dir = Path(run_dir)
     config = load_run_config(run_dir)
     preset, device = check_config(config)
-    if config.teacher in NOT_RESUMABLE:
-        raise ValueError(
-            f"resuming a {config.teacher!r} run is not supported yet (its adversary and "
-            "antagonist are not checkpointed); start the run again"
-        )
     if (run_dir / "summary.json").is_file():
         raise ValueError(f"the run in {run_dir} already finished (summary.json exists)")
     with RunLock(run_dir):  # only probes: fails while another process trains this run
@@ -583,19 +577,20 @@ def _run_training(
     checkpoint: Path | None,
     stop_at_steps: int | None,
 ) -> dict[str, Any]:
+    if device == "cpu":
+        # One intra-op thread: the policy MLP is too small to split, and the second core is
+        # better left to the environments (measured: 1 thread >= 2 threads on 2 cores). The
+        # batched student does use a second thread well, but benchmark jobs run two at a time.
+        # Set before the teacher is built: PAIRED's adversary draws its orthogonal initial
+        # weights with torch, whose QR result changes in the last bits with the thread count.
+        torch.set_num_threads(1)
     teacher_seed, *env_seeds = np.random.SeedSequence(config.seed).spawn(config.n_envs + 1)
     teacher = build_teacher(config, preset, teacher_seed)
     if checkpoint is not None:
         with (checkpoint / "teacher_state.pkl").open("rb") as file:
             teacher.load_state_dict(pickle.load(file))
-    if device == "cpu":
-        # One intra-op thread: the policy MLP is too small to split, and the second core is
-        # better left to the environments (measured: 1 thread >= 2 threads on 2 cores). The
-        # batched student does use a second thread well, but benchmark jobs run two at a time.
-        torch.set_num_threads(1)
-    resumable = config.teacher not in NOT_RESUMABLE
     with RunLock(run_dir):
-        stopper = Checkpointer(run_dir, config, checkpoint, stop_at_steps, resumable)
+        stopper = Checkpointer(run_dir, config, checkpoint, stop_at_steps, enabled=True)
         if config.agent == "ppo-batched":
             return _train_batched(config, preset, device, teacher, run_dir, stopper)
         return _train_sb3(config, preset, device, teacher, env_seeds, run_dir, stopper)
@@ -626,6 +621,7 @@ def _train_sb3(
             antagonist_seeds[config.n_envs + 1 :],
             run_dir / "monitor_antagonist",
             config.env_kwargs,
+            state is not None,
         )
     model = build_ppo(vec_env, config, device, preset, teacher, antagonist_env)
     model.set_logger(configure(str(run_dir), ["tensorboard"]))
@@ -660,6 +656,8 @@ def _train_sb3(
         stopper.save(lambda path: session.save(path, iterations), int(model.num_timesteps))
     if stopper.stopped or stopper.signal_name is not None:  # a signal in the last rollout too
         vec_env.close()
+        if antagonist_env is not None:
+            antagonist_env.close()
         model.logger.close()
         raise TrainingInterrupted(run_dir, stopper.last_saved or 0, config.timesteps)
     model.save(run_dir / "model.zip")

@@ -2,8 +2,9 @@
 
 The module fixture trains the same tiny maze run twice: once straight through, once stopped at
 a rollout boundary (as Ctrl-C does) and resumed. On one machine the two must end identical:
-teacher state, policy weights, curriculum history and every logged TensorBoard value. The slow
-test kills a real ``autocurr train`` process (SIGKILL, then SIGINT) and resumes it.
+teacher state, policy weights, curriculum history and every logged TensorBoard value; PAIRED and
+REPAIRED runs also their antagonist, its Monitor rows and the adversary inside the teacher. The
+slow test kills a real ``autocurr train`` process (SIGKILL, then SIGINT) and resumes it.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ pytest.importorskip("stable_baselines3")
 pytest.importorskip("tensorboard")
 
 import torch
+from stable_baselines3 import PPO
 
 import autocurr.agents.checkpoint as checkpoint_module
 import autocurr.agents.train as train_module
@@ -92,9 +94,23 @@ def scalars(run_dir: Path) -> dict[str, list[tuple[int, float]]]:
 
 
 def policy_weights(run_dir: Path) -> dict[str, torch.Tensor]:
-    from stable_baselines3 import PPO
-
     return PPO.load(run_dir / "model.zip", device="cpu").policy.state_dict()
+
+
+def resume_recording_teacher(run_resume):
+    """``run_resume()``'s result and the teacher's ``state_dict`` as the resumed run rebuilt it,
+    taken before it trained on."""
+    at_resume = {}
+    real_train_sb3 = train_module._train_sb3
+
+    def recording_train_sb3(config, preset, device, teacher, *args):
+        at_resume["teacher"] = teacher.state_dict()
+        return real_train_sb3(config, preset, device, teacher, *args)
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(train_module, "_train_sb3", recording_train_sb3)
+        result = run_resume()
+    return result, at_resume["teacher"]
 
 
 @pytest.fixture(scope="module")
@@ -108,17 +124,7 @@ def runs(tmp_path_factory) -> dict:
     run_dir = logdir / "resumed"
     checkpoint_teacher = load_pickle(run_dir / "checkpoint" / "teacher_state.pkl")
     checkpoint_meta = json.loads((run_dir / "checkpoint" / "meta.json").read_text())
-
-    at_resume = {}
-    real_train_sb3 = train_module._train_sb3
-
-    def recording_train_sb3(config, preset, device, teacher, *args):
-        at_resume["teacher"] = teacher.state_dict()
-        return real_train_sb3(config, preset, device, teacher, *args)
-
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(train_module, "_train_sb3", recording_train_sb3)
-        resumed = resume(run_dir)
+    resumed, teacher_at_resume = resume_recording_teacher(lambda: resume(run_dir))
     return {
         "straight": straight,
         "resumed": resumed,
@@ -126,7 +132,7 @@ def runs(tmp_path_factory) -> dict:
         "stop": stop.value,
         "checkpoint_teacher": checkpoint_teacher,
         "checkpoint_meta": checkpoint_meta,
-        "teacher_at_resume": at_resume["teacher"],
+        "teacher_at_resume": teacher_at_resume,
     }
 
 
@@ -198,12 +204,6 @@ def test_a_run_still_training_cannot_be_resumed(tmp_path):
         resume(tmp_path)
 
 
-def test_paired_runs_are_not_resumable_yet(tmp_path):
-    (tmp_path / "config.json").write_text(json.dumps({"teacher": "paired", "n_envs": 2}))
-    with pytest.raises(ValueError, match="not supported yet"):
-        resume(tmp_path)
-
-
 def test_find_checkpoint_repairs_an_interrupted_swap(tmp_path):
     def fake(name: str, steps: int) -> None:
         directory = tmp_path / name
@@ -252,6 +252,70 @@ def test_regret_based_run_resumes_identically(tmp_path):
     assert resumed["ued"] == straight["ued"]
     assert resumed["curriculum_history"] == straight["curriculum_history"]
     assert_same(policy_weights(tmp_path / "resumed"), policy_weights(tmp_path / "straight"))
+
+
+#: A PAIRED iteration: the protagonist's rollout, then the antagonist's on the same levels (both
+#: count as env steps).
+PAIRED_ITERATION = 2 * ROLLOUT
+
+
+def monitor_episodes(directory: Path) -> list[list[str]]:
+    """Return and length of every Monitor row in ``directory`` (``t`` is wall-clock time)."""
+    rows = []
+    for path in sorted(directory.glob("*.monitor.csv")):
+        rows += [line.split(",")[:2] for line in path.read_text().splitlines()[2:]]
+    return rows
+
+
+@pytest.mark.parametrize(
+    ("teacher", "teacher_kwargs"),
+    [("paired", {}), ("repaired", {"buffer_size": 8})],  # 8: replay from the second batch on
+)
+def test_adversarial_run_resumes_identically(tmp_path, teacher, teacher_kwargs):
+    """PAIRED / REPAIRED: the antagonist, its envs and the adversary inside the teacher are
+    checkpointed; the run stopped after two iterations and resumed ends as the straight one."""
+    overrides = {
+        "teacher": teacher,
+        "teacher_kwargs": teacher_kwargs,
+        "timesteps": 4 * PAIRED_ITERATION,
+    }
+    straight = train(tiny_config(tmp_path, "straight", **overrides))
+    with pytest.raises(TrainingInterrupted) as stop:
+        train(tiny_config(tmp_path, "resumed", **overrides), stop_at_steps=PAIRED_ITERATION + 1)
+    assert stop.value.steps == 2 * PAIRED_ITERATION
+    run_dir = tmp_path / "resumed"
+    checkpoint = run_dir / "checkpoint"
+    assert (checkpoint / "antagonist.zip").is_file()
+    saved_teacher = load_pickle(checkpoint / "teacher_state.pkl")
+    assert saved_teacher["state"]["adversary"]["n_updates"] >= 1  # the adversary's weights
+    resumed, teacher_at_resume = resume_recording_teacher(lambda: resume(run_dir))
+
+    assert_same(teacher_at_resume, saved_teacher)
+    a, b = from_state_dict(saved_teacher), from_state_dict(teacher_at_resume)
+    assert [a.sample(N_ENVS) for _ in range(3)] == [b.sample(N_ENVS) for _ in range(3)]
+
+    assert resumed["resumed_at_steps"] == [2 * PAIRED_ITERATION]
+    for key in ("total_timesteps", "episodes", "curriculum_history", "ued"):
+        assert resumed[key] == straight[key], key
+    assert resumed["ued"]["antagonist_grad_updates"] >= 2
+    names = ("resumed", "straight")
+    assert_same(*(load_pickle(tmp_path / name / "teacher_state.pkl") for name in names))
+    assert_same(*(policy_weights(tmp_path / name) for name in names))
+    antagonists = [PPO.load(tmp_path / name / "antagonist.zip", device="cpu") for name in names]
+    assert_same(*(model.policy.state_dict() for model in antagonists))
+    assert antagonists[0].num_timesteps == antagonists[1].num_timesteps > 0
+    finals = [load_pickle(tmp_path / name / "checkpoint" / "state.pkl") for name in names]
+    assert_same(*(list(state["model"]["regret_history"]) for state in finals))
+    assert finals[0]["model"]["regret_history"]
+    for folder in ("monitor", "monitor_antagonist"):
+        episodes = [monitor_episodes(tmp_path / name / folder) for name in names]
+        assert episodes[0] == episodes[1] and episodes[0], folder
+    straight_scalars, resumed_scalars = scalars(tmp_path / "straight"), scalars(run_dir)
+    assert "paired/regret_mean" in resumed_scalars
+    assert set(resumed_scalars) == set(straight_scalars)
+    for tag in straight_scalars:
+        if not tag.startswith("time/"):
+            assert resumed_scalars[tag] == straight_scalars[tag], tag
 
 
 def test_unpicklable_envs_restart_their_episodes_without_losing_count(tmp_path, monkeypatch):
@@ -325,17 +389,11 @@ def test_killed_and_interrupted_run_resumes_to_its_budget(tmp_path):
     assert killed_at < stopped_at < KILL_TIMESTEPS
 
     saved_teacher = load_pickle(run_dir / "checkpoint" / "teacher_state.pkl")
-    at_resume = {}
-    real_train_sb3 = train_module._train_sb3
-
-    def recording_train_sb3(config, preset, device, teacher, *args):
-        at_resume["teacher"] = teacher.state_dict()
-        return real_train_sb3(config, preset, device, teacher, *args)
-
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(train_module, "_train_sb3", recording_train_sb3)
-        assert main(["train", "--resume", str(run_dir), "--no-progress"]) == 0
-    assert_same(at_resume["teacher"], saved_teacher)
+    status, teacher_at_resume = resume_recording_teacher(
+        lambda: main(["train", "--resume", str(run_dir), "--no-progress"])
+    )
+    assert status == 0
+    assert_same(teacher_at_resume, saved_teacher)
 
     summary = json.loads((run_dir / "summary.json").read_text())
     assert summary["total_timesteps"] == KILL_TIMESTEPS

@@ -466,12 +466,23 @@ class PAIREDPPO(UEDPPO):
         antagonist_returns = self._run_antagonist(n_steps)
         self._report_regrets(self._recorder.returns, antagonist_returns)
 
-    def _run_antagonist(self, n_steps: int) -> list[list[float]]:
-        antagonist, env = self.antagonist, self.antagonist_env
+    @property
+    def antagonist_started(self) -> bool:
+        """Whether the antagonist's learning session (:meth:`start_antagonist`) has begun."""
+        return self._antagonist_callback is not None
+
+    def start_antagonist(self) -> None:
+        """Begin the antagonist's learning session once: SB3's ``_setup_learn`` (its callback,
+        zeroed counters and a first reset of its envs). The first rollout does it; a resumed
+        run calls it before putting the antagonist's saved state back."""
         if self._antagonist_callback is None:
-            _, self._antagonist_callback = antagonist._setup_learn(
+            _, self._antagonist_callback = self.antagonist._setup_learn(
                 total_timesteps=1, callback=self._antagonist_recorder, tb_log_name="antagonist"
             )
+
+    def _run_antagonist(self, n_steps: int) -> list[list[float]]:
+        antagonist, env = self.antagonist, self.antagonist_env
+        self.start_antagonist()
         for index, level in enumerate(self._levels):
             env.env_method("set_tasks", [level], indices=[index])
         antagonist._last_obs = env.reset()
