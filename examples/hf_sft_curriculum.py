@@ -7,8 +7,8 @@ above what is achievable (its *excess* loss); we know the achievable loss of eac
 so ``reference_loss`` is exact here. Expected: "pattern" gains weight while "const" (solved) and
 "noise" (nothing to learn) lose it -- plain loss (ODM) would chase the noise instead.
 
-Run: python examples/hf_sft_curriculum.py      (about 30 s on 2 CPU cores; no download)
-Add ``report_to="tensorboard"`` to SFTConfig to plot ``train/curriculum/p_<k>``.
+Run: python examples/hf_sft_curriculum.py  (about 30 s on 2 CPU cores, no download). With
+``report_to="tensorboard"`` in SFTConfig, TensorBoard plots ``train/curriculum/p_<k>``.
 """
 
 import math
@@ -59,29 +59,13 @@ def build_dataset(n_per_domain: int, rng: random.Random) -> Dataset:
 def main(max_steps: int = 40, seed: int = 0) -> dict[str, float]:
     tokenizer = build_tokenizer()
     torch.manual_seed(seed)
-    config = GPT2Config(
-        vocab_size=len(tokenizer),
-        n_positions=32,
-        n_embd=32,
-        n_layer=2,
-        n_head=2,
-        resid_pdrop=0.0,
-        embd_pdrop=0.0,
-        attn_pdrop=0.0,
-        bos_token_id=1,
-        eos_token_id=1,
-        pad_token_id=0,
-    )
+    config = GPT2Config(vocab_size=len(tokenizer), n_positions=32, n_embd=32, n_layer=2, n_head=2)
+    config.resid_pdrop = config.embd_pdrop = config.attn_pdrop = 0.0
+    config.bos_token_id, config.eos_token_id, config.pad_token_id = 1, 1, 0
     model = GPT2LMHeadModel(config)
     # Online DoReMi needs a small step and a real floor (see the teacher's docstring).
-    teacher = autocurr.make_teacher(
-        "doremi",
-        Discrete(len(DOMAINS)),
-        seed=seed,
-        eta=0.1,
-        smoothing=0.05,
-        reference_loss=[REFERENCE[name] for name in DOMAINS],
-    )
+    doremi = dict(eta=0.1, smoothing=0.05, reference_loss=[REFERENCE[name] for name in DOMAINS])
+    teacher = autocurr.make_teacher("doremi", Discrete(len(DOMAINS)), seed=seed, **doremi)
     args = SFTConfig(
         output_dir=tempfile.mkdtemp(prefix="autocurr_sft_"),
         max_steps=max_steps,

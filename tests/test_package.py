@@ -1,6 +1,8 @@
 """Packaging and import hygiene."""
 
 import ast
+import configparser
+import email.parser
 import subprocess
 import sys
 import zipfile
@@ -63,3 +65,40 @@ def test_wheel_installs_envs_and_agents_under_the_autocurr_namespace(tmp_path):
     assert "autocurr/envs/maze.py" in names and "autocurr/agents/__init__.py" in names
     assert "autocurr/envs/data/maze_test/corridor.txt" in names
     assert "autocurr/envs/data/maze_test_large/perfect_maze_13.txt" in names
+    check_wheel_metadata(zipfile.ZipFile(wheel))
+
+
+def check_wheel_metadata(wheel: zipfile.ZipFile) -> None:
+    """The wheel's name, version, dependencies, extras and console script are the declared ones."""
+    tomllib = pytest.importorskip("tomllib")  # Python >= 3.11
+    from packaging.requirements import Requirement  # a dependency of pytest
+
+    import autocurr
+
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    (dist_info,) = {name.split("/")[0] for name in wheel.namelist() if ".dist-info/" in name}
+    metadata = email.parser.Parser().parsestr(wheel.read(f"{dist_info}/METADATA").decode())
+    assert metadata["Name"] == "autocurr"
+    assert metadata["Version"] == autocurr.__version__ == project["version"]
+    assert f"## [{autocurr.__version__}]" in (ROOT / "CHANGELOG.md").read_text()
+
+    extras = set(metadata.get_all("Provides-Extra"))
+    assert extras == {"sb3", "sklearn", "hf", "ray", "docs", "bench", "dev"}
+    requires = [Requirement(line) for line in metadata.get_all("Requires-Dist")]
+    core = {requirement_key(req) for req in requires if req.marker is None}
+    assert core == {requirement_key(Requirement(line)) for line in project["dependencies"]}
+    assert {name for name, _, _ in core} == {"numpy", "gymnasium"}
+    for extra, declared in project["optional-dependencies"].items():
+        built = {
+            requirement_key(r) for r in requires if r.marker and r.marker.evaluate({"extra": extra})
+        }
+        assert built == {requirement_key(Requirement(line)) for line in declared}, extra
+
+    entry_points = configparser.ConfigParser()
+    entry_points.read_string(wheel.read(f"{dist_info}/entry_points.txt").decode())
+    assert dict(entry_points["console_scripts"]) == {"autocurr": "autocurr.cli:main"}
+
+
+def requirement_key(requirement) -> tuple:
+    """A requirement without its marker, insensitive to the order of specifiers and extras."""
+    return (requirement.name.lower(), frozenset(requirement.extras), requirement.specifier)
