@@ -153,12 +153,17 @@ def test_exp3_signal_mode_rejects_rewards_outside_unit_interval():
         teacher.update(0, 1.5)
 
 
-@pytest.mark.parametrize("as_arrays", [False, True])  # lists: general path; arrays: numpy path
-def test_update_batch_equals_sequential_updates(as_arrays):
-    a = make_teacher("exp3", Discrete(4), seed=0)
-    b = make_teacher("exp3", Discrete(4), seed=0)
-    tasks, signals = [0, 3, 3, 1, 0], [0.0, 1.0, 0.2, 0.7, 1.0]
-    a.update_batch(np.array(tasks) if as_arrays else tasks, np.array(signals))
+# tscl-* read n_updates inside their update: the batch paths must count per item too.
+@pytest.mark.parametrize("name", ["exp3", "tscl-window", "tscl-naive", "lp"])
+@pytest.mark.parametrize("as_arrays", [False, True])  # lists: plain-Python path; arrays: numpy
+def test_update_batch_equals_sequential_updates(name, as_arrays):
+    a = make_teacher(name, Discrete(4), seed=0)
+    b = make_teacher(name, Discrete(4), seed=0)
+    rng = np.random.default_rng(1)
+    tasks, signals = rng.integers(4, size=60).tolist(), rng.random(60).round(2).tolist()
+    a.update_batch(
+        np.array(tasks) if as_arrays else tasks, np.array(signals) if as_arrays else signals
+    )
     for task, signal in zip(tasks, signals, strict=True):
         b.update(task, signal)
     assert_same_state(a.state_dict(), b.state_dict())

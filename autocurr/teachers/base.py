@@ -176,7 +176,7 @@ class Teacher:
         if checked is not None:
             for task, value in checked:
                 self._update(task, value)
-            self.n_updates += len(checked)
+                self.n_updates += 1  # per item: some teachers read it inside _update
             return
         values = np.asarray(signals, dtype=object).reshape(-1).tolist()
         if len(tasks) != len(values):
