@@ -82,13 +82,17 @@ def load_pickle(path: Path):
         return pickle.load(file)
 
 
-def scalars(run_dir: Path) -> dict[str, list[tuple[int, float]]]:
+def scalars(run_dir: Path, file_order: bool = False) -> dict[str, list[tuple[int, float]]]:
     from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
     events = EventAccumulator(str(run_dir), size_guidance={"scalars": 0})
     events.Reload()
+    # Sorted by step: the accumulator reads event files in name order, and two writers opened in
+    # the same second of one process differ only by a counter that sorts as text (".10" < ".9").
+    # file_order keeps the read order: right for writers opened in different seconds.
+    arrange = list if file_order else sorted
     return {
-        tag: [(event.step, event.value) for event in events.Scalars(tag)]
+        tag: arrange((event.step, event.value) for event in events.Scalars(tag))
         for tag in events.Tags()["scalars"]
     }
 
@@ -398,7 +402,7 @@ def test_killed_and_interrupted_run_resumes_to_its_budget(tmp_path):
     summary = json.loads((run_dir / "summary.json").read_text())
     assert summary["total_timesteps"] == KILL_TIMESTEPS
     assert summary["resumed_at_steps"] == [killed_at, stopped_at]
-    logged = scalars(run_dir)
+    logged = scalars(run_dir, file_order=True)  # three processes, seconds apart
     for tag, points in logged.items():
         steps = [step for step, _ in points]
         assert steps == sorted(set(steps)), f"{tag}: steps repeat or go back"
