@@ -33,6 +33,7 @@ import ast
 import contextlib
 import csv
 import datetime
+import importlib
 import importlib.metadata
 import importlib.util
 import json
@@ -408,6 +409,21 @@ def progress(total: int) -> Iterator[Callable[[str], None]]:
             status.update(f"[bold]{name}[/bold] ({counter['done']}/{total})")
 
         yield start
+
+
+def spawn_importable(function: Callable[..., Any]) -> Callable[..., Any]:
+    """``function`` in a form a spawned worker process can unpickle. A suite file loaded under
+    another module name (a test, an older harness) cannot be imported by a fresh interpreter,
+    so workers get ``function`` from the module named after the file, whose folder goes on
+    ``sys.path`` (spawned processes inherit it)."""
+    module_file = Path(sys.modules[function.__module__].__file__ or "")
+    stem = module_file.stem
+    if function.__module__ in ("__main__", "__mp_main__", stem):
+        return function
+    folder = str(module_file.resolve().parent)
+    if folder not in sys.path:
+        sys.path.append(folder)
+    return getattr(importlib.import_module(stem), function.__name__)
 
 
 # ------------------------------------------------------------------------------ reports

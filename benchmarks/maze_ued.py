@@ -62,7 +62,6 @@ from __future__ import annotations
 import argparse
 import concurrent.futures
 import datetime
-import importlib
 import json
 import multiprocessing
 import sys
@@ -700,20 +699,6 @@ def reusable_records(path: str | Path, options: dict[str, Any]) -> dict[tuple[st
     }
 
 
-def _worker(function):
-    """``function`` as a spawned worker process can import it. Loaded by the ``autocurr
-    bench`` harness this file is a module (``autocurr_bench_maze_ued``) that a fresh interpreter
-    cannot import, so workers get it under the file's own name from its folder (the folder
-    goes on ``sys.path``, which spawned processes inherit)."""
-    stem = Path(__file__).stem
-    if __name__ in ("__main__", "__mp_main__", stem):
-        return function
-    folder = str(Path(__file__).resolve().parent)
-    if folder not in sys.path:
-        sys.path.append(folder)
-    return getattr(importlib.import_module(stem), function.__name__)
-
-
 def execute(
     options: dict[str, Any], reuse_records: str | Path | None = None, log=print
 ) -> tuple[list[dict[str, Any]], float]:
@@ -733,7 +718,9 @@ def execute(
         else:
             to_train.append((method, seed))
     if to_train:
-        worker = _worker(run_one)
+        from autocurr.bench import spawn_importable
+
+        worker = spawn_importable(run_one)
         context = multiprocessing.get_context("spawn")  # no torch state shared with the parent
         with concurrent.futures.ProcessPoolExecutor(options["jobs"], mp_context=context) as pool:
             futures = [pool.submit(worker, m, s, options) for m, s in to_train]

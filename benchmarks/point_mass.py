@@ -33,7 +33,6 @@ from __future__ import annotations
 import argparse
 import concurrent.futures
 import datetime
-import importlib
 import json
 import math
 import multiprocessing
@@ -354,25 +353,13 @@ def collect(options: dict[str, Any]) -> tuple[list[dict[str, Any]], list[str], f
         return records, failures, time.perf_counter() - started
     context = multiprocessing.get_context("spawn")  # torch and fork do not mix well
     with concurrent.futures.ProcessPoolExecutor(options["jobs"], mp_context=context) as pool:
-        worker = _importable(run_one)
+        from autocurr.bench import spawn_importable
+
+        worker = spawn_importable(run_one)
         futures = {pool.submit(worker, t, s, options): (t, s) for t, s in jobs}
         for future in concurrent.futures.as_completed(futures):
             finished(*futures[future], future.result)
     return records, failures, time.perf_counter() - started
-
-
-def _importable(function):
-    """``function`` in a form a spawned worker can unpickle. Loaded by the ``autocurr bench``
-    harness, this file is a module (``autocurr_bench_point_mass``) that a fresh interpreter
-    cannot import; workers import it by the file's own name from its folder instead (the
-    folder goes on ``sys.path``, which spawned processes inherit)."""
-    stem = Path(__file__).stem
-    if __name__ in ("__main__", "__mp_main__", stem):
-        return function
-    folder = str(Path(__file__).resolve().parent)
-    if folder not in sys.path:
-        sys.path.append(folder)
-    return getattr(importlib.import_module(stem), function.__name__)
 
 
 def make_options(outdir: Path, **overrides: Any) -> dict[str, Any]:
