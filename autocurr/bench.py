@@ -17,7 +17,25 @@ versions, machine, quick, seeds, duration_s, results), one CSV per table of
 ``autocurr bench report`` puts, for each suite, its latest full run (else its latest quick run,
 labelled as such) between the ``<!-- bench:SUITE -->`` and ``<!-- /bench:SUITE -->`` markers of
 BENCHMARKS.md, under a header line with the command, date, duration, versions and machine; the
-prose outside the markers is kept.
+prose outside the markers is kept. It also copies the PNG files at the top of that run's folder
+(not those of sub-folders such as per-run training logs) into
+``docs/benchmarks/<suite, '-' as '_'>/`` next to BENCHMARKS.md, overwriting same-named files,
+and ends the block with a ``Plots:`` line linking each copy, so the docs site (which inlines
+BENCHMARKS.md) shows the plots of the run whose numbers it prints.
+
+Prose markers: the hand-written discussion of a block quotes its numbers and goes stale when the
+block is regenerated from another run. Each discussion carries one line::
+
+    <!-- prose:SUITE written-for=RUN -->
+
+where RUN is the name of the run folder the discussion was checked against (``20261124T144619Z``,
+the UTC start time; ``-quick`` and ``-2`` suffixes included), placed by convention right after
+``<!-- /bench:SUITE -->``, before the discussion. When ``bench report`` writes a block from a
+run other than RUN, it warns on stderr and opens the block with a quoted note saying the
+discussion below was written for another run; when the runs match there is no note. After
+checking the discussion against the new numbers, set RUN to the reported run and rerun the
+report. ``autocurr bench report --check`` writes nothing, lists the suites whose discussion is
+stale or has no prose marker, and exits 1 when there is any.
 
 Aggregation helpers for the suites, following Agarwal et al. (2021), "Deep RL at the Edge of the
 Statistical Precipice" (the ``rliable`` package, installed by the ``bench`` extra, imported
@@ -33,6 +51,7 @@ import ast
 import contextlib
 import csv
 import datetime
+import filecmp
 import importlib
 import importlib.metadata
 import importlib.util
@@ -41,6 +60,7 @@ import math
 import os
 import platform
 import re
+import shutil
 import sys
 import time
 import traceback
@@ -54,6 +74,7 @@ import numpy as np
 
 __all__ = [
     "BenchError",
+    "ReportStatus",
     "Suite",
     "cvar",
     "discover_suites",
@@ -63,12 +84,15 @@ __all__ = [
     "machine_description",
     "markdown_table",
     "performance_profile",
+    "prose_markers",
     "render_block",
     "replace_block",
     "resolve_suites",
+    "run_name",
     "run_suite",
     "share_mastered",
     "software_versions",
+    "stale_note",
     "suite_command",
     "update_markdown",
     "write_report",
@@ -90,6 +114,10 @@ VERSIONED_DISTRIBUTIONS = (
     "rliable",
 )
 _SUITE_NAME = re.compile(r"^[a-z0-9]+(-[a-z0-9]+)*$")
+#: ``<!-- prose:SUITE written-for=RUN -->``: the run a block's hand-written discussion is about.
+_PROSE_MARKER = re.compile(r"<!--\s*prose:(?P<suite>[a-z0-9-]+)\s+written-for=(?P<run>\S+?)\s*-->")
+#: Where ``bench report`` copies each reported run's plots, relative to BENCHMARKS.md.
+PLOTS_DIR = Path("docs") / "benchmarks"
 
 
 class BenchError(Exception):
@@ -445,15 +473,29 @@ def latest_results(results_dir: str | os.PathLike[str]) -> dict[str, dict[str, A
                 records.append(record)
         if not records:
             continue
-        # full runs first, then the newest (ISO dates in UTC sort as strings; the folder name
-        # breaks ties between runs started in the same second)
-        records.sort(key=lambda r: (not r.get("quick", False), r.get("date", ""), r["path"]))
+        # full runs first, then the newest (ISO dates in UTC sort as strings; the -2, -3 ...
+        # suffix of the folder breaks ties between runs started in the same second)
+        records.sort(key=lambda r: (not r.get("quick", False), r.get("date", ""), _attempt(r)))
         latest[records[-1].get("suite", suite_dir.name)] = records[-1]
     return latest
 
 
-def render_block(record: Mapping[str, Any], body: str) -> str:
-    """The header line (command, date, duration, versions, machine) and the suite's report."""
+def _attempt(record: Mapping[str, Any]) -> int:
+    """2, 3, ... for the run folders ``_new_run_dir`` suffixes with -2, -3, ...; else 1."""
+    suffix = re.search(r"-(\d+)$", run_name(record))
+    return int(suffix.group(1)) if suffix else 1
+
+
+def render_block(
+    record: Mapping[str, Any],
+    body: str,
+    *,
+    plots: Sequence[tuple[str, str]] = (),
+    written_for: str | None = None,
+) -> str:
+    """The header line (command, date, duration, versions, machine) and the suite's report;
+    ``plots`` (name, link) add a ``Plots:`` line, and ``written_for`` (the run the prose marker
+    names) a note at the top when it is not this record's run."""
     versions = ", ".join(f"{name} {version}" for name, version in record["versions"].items())
     machine = record.get("machine", {})
     described = f"{machine.get('cpu', '?')}, {machine.get('cpu_count', '?')} cores"
@@ -469,7 +511,47 @@ def render_block(record: Mapping[str, Any], body: str) -> str:
         header = (
             "**Quick smoke run** (`--quick`: reduced budget, not the documented numbers). " + header
         )
-    return f"{header}\n\n{body.strip()}\n"
+    parts = [header, body.strip()]
+    if written_for is not None and written_for != run_name(record):
+        parts.insert(0, stale_note(written_for, record))
+    if plots:
+        parts.append("Plots: " + ", ".join(f"[{name}]({link})" for name, link in plots) + ".")
+    return "\n\n".join(parts) + "\n"
+
+
+def run_name(record: Mapping[str, Any]) -> str:
+    """The name of the run folder a loaded record came from (``20261124T144619Z``), the RUN of
+    prose markers; the record's date when it carries no path."""
+    path = record.get("path")
+    return Path(path).parent.name if path else str(record.get("date", "?"))
+
+
+def _run_date(run: str) -> str:
+    """The UTC start time a run folder's name encodes, printed as the block headers print dates;
+    the name itself when it encodes none."""
+    with contextlib.suppress(ValueError):
+        started = datetime.datetime.strptime(run[:16], "%Y%m%dT%H%M%SZ")
+        return started.replace(tzinfo=datetime.timezone.utc).isoformat(timespec="seconds")
+    return run
+
+
+def stale_note(written_for: str, record: Mapping[str, Any]) -> str:
+    """The quoted line that opens a block whose discussion was written for another run."""
+    return (
+        f"> **Note:** the discussion below was written for the run of {_run_date(written_for)} "
+        f"(`{written_for}`); the numbers in this block come from the run of {record['date']} "
+        f"(`{run_name(record)}`). Numbers quoted in the discussion may differ."
+    )
+
+
+def prose_markers(markdown: str) -> dict[str, str]:
+    """Suite -> RUN of every ``<!-- prose:SUITE written-for=RUN -->`` line of ``markdown``."""
+    markers: dict[str, str] = {}
+    for match in _PROSE_MARKER.finditer(markdown):
+        if match["suite"] in markers:
+            raise BenchError(f"the prose marker of suite {match['suite']!r} appears more than once")
+        markers[match["suite"]] = match["run"]
+    return markers
 
 
 def _duration(seconds: float) -> str:
@@ -501,16 +583,37 @@ def update_markdown(
     markdown: str,
     records: Mapping[str, Mapping[str, Any]],
     suites: Mapping[str, Suite],
+    *,
+    plots: Mapping[str, Sequence[tuple[str, str]]] | None = None,
 ) -> tuple[str, list[str]]:
-    """Replace the block of every suite with a record; returns the text and the suites done."""
+    """Replace the block of every suite with a record; returns the text and the suites done.
+    ``plots``: suite -> (name, link) of the plots its block links. A block whose prose marker
+    names another run opens with :func:`stale_note`."""
+    plots = plots or {}
+    markers = prose_markers(markdown)
     done = []
     for name, record in records.items():
         if name not in suites:
             continue  # results of a suite that no longer exists
         body = suites[name].load().report(record["results"])
-        markdown = replace_block(markdown, name, render_block(record, body))
+        block = render_block(record, body, plots=plots.get(name, ()), written_for=markers.get(name))
+        markdown = replace_block(markdown, name, block)
         done.append(name)
     return markdown, done
+
+
+@dataclass(frozen=True)
+class ReportStatus:
+    """What :func:`write_report` did, or with ``check=True`` would do."""
+
+    #: the suites whose block is written
+    done: list[str]
+    #: suite -> (the run its prose marker names, the run its block reports), where they differ
+    stale: dict[str, tuple[str, str]]
+    #: the reported suites without a prose marker
+    missing: list[str]
+    #: suite -> the copies of its run's plots (empty with ``check=True``)
+    plots: dict[str, list[Path]]
 
 
 def write_report(
@@ -518,19 +621,73 @@ def write_report(
     output: str | os.PathLike[str],
     suites: Mapping[str, Suite],
     only: Sequence[str] = (),
-) -> list[str]:
-    """Regenerate ``output`` (BENCHMARKS.md) from the latest results; returns the suites done."""
-    records = latest_results(results_dir)
+    *,
+    plots_dir: str | os.PathLike[str] | None = None,
+    check: bool = False,
+) -> ReportStatus:
+    """Regenerate ``output`` (BENCHMARKS.md) from the latest results and copy each reported
+    run's plots into ``plots_dir/<suite, '-' as '_'>/`` (default: ``docs/benchmarks`` next to
+    ``output``), linked from the blocks relative to ``output``. ``check``: write and copy
+    nothing, only compare the prose markers with the runs that would be reported."""
     if only:
         unknown = [name for name in only if name not in suites]
         if unknown:
             raise BenchError(f"unknown suite(s): {', '.join(unknown)}")
-        records = {name: record for name, record in records.items() if name in only}
+    records = {
+        name: record
+        for name, record in latest_results(results_dir).items()
+        if name in suites and (not only or name in only)
+    }
     path = Path(output)
     markdown = path.read_text(encoding="utf-8") if path.exists() else "# Benchmarks\n"
-    markdown, done = update_markdown(markdown, records, suites)
+    markers = prose_markers(markdown)
+    stale = {
+        name: (markers[name], run_name(record))
+        for name, record in records.items()
+        if name in markers and markers[name] != run_name(record)
+    }
+    missing = [name for name in records if name not in markers]
+    if check:
+        return ReportStatus(list(records), stale, missing, {})
+    root = path.parent / PLOTS_DIR if plots_dir is None else Path(plots_dir)
+    copies = {
+        name: _plot_copies(record, root / name.replace("-", "_"))
+        for name, record in records.items()
+    }
+    links = {
+        name: [
+            (source.stem.replace("_", " "), _link(target, path.parent)) for source, target in pairs
+        ]
+        for name, pairs in copies.items()
+    }
+    markdown, done = update_markdown(markdown, records, suites, plots=links)
+    # copied only once every report rendered: a failing suite leaves the docs as they were
+    for pairs in copies.values():
+        for source, target in pairs:
+            _copy_if_changed(source, target)
     path.write_text(markdown, encoding="utf-8")
-    return done
+    plots = {name: [target for _, target in pairs] for name, pairs in copies.items() if pairs}
+    return ReportStatus(done, stale, missing, plots)
+
+
+def _plot_copies(record: Mapping[str, Any], folder: Path) -> list[tuple[Path, Path]]:
+    """(source, copy) of each PNG at the top of the record's run folder, by file name."""
+    run_dir = Path(record["path"]).parent
+    return [
+        (source, folder / source.name)
+        for source in sorted(run_dir.glob("*.png"), key=lambda path: path.stem)
+    ]
+
+
+def _link(target: Path, base: Path) -> str:
+    return Path(os.path.relpath(target.resolve(), base.resolve())).as_posix()
+
+
+def _copy_if_changed(source: Path, target: Path) -> None:
+    if target.exists() and filecmp.cmp(source, target, shallow=False):
+        return
+    target.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(source, target)
 
 
 # ------------------------------------------------------------------------------ aggregates

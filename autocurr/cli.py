@@ -243,8 +243,9 @@ def _add_bench_parser(subparsers: Any) -> None:
         "benchmarks/ folder; each run writes <results-dir>/<suite>/<UTC time>[-quick]/ "
         "(results.json with command, versions, machine and date, one CSV per table, plots). "
         "autocurr bench report: rewrite the <!-- bench:SUITE --> blocks of BENCHMARKS.md from "
-        "each suite's latest full run (else its latest quick run). autocurr bench list: the "
-        "suites.",
+        "each suite's latest full run (else its latest quick run), copy the run's plots to "
+        "docs/benchmarks/<suite>/ and warn when a <!-- prose:SUITE written-for=RUN --> line "
+        "names another run. autocurr bench list: the suites.",
     )
     parser.add_argument(
         "targets",
@@ -267,6 +268,12 @@ def _add_bench_parser(subparsers: Any) -> None:
         "--output",
         default="BENCHMARKS.md",
         help="report: the file to update (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--check",
+        action="store_true",
+        help="report: write nothing; exit 1 when a suite's discussion was written for another "
+        "run than the one its block would report, or has no prose marker",
     )
     parser.set_defaults(handler=_run_bench)
 
@@ -332,6 +339,8 @@ def _run_bench(args: argparse.Namespace) -> int:
             return _bench_list(suites, rest)
         if command == "report":
             return _bench_report(args, suites, rest)
+        if args.check:
+            raise CliError("--check goes with 'report' only")
         if {"list", "report"} & set(rest):
             raise CliError("'list' and 'report' cannot be combined with suite names")
         return _bench_run(args, bench.resolve_suites(suites, args.targets))
@@ -356,11 +365,30 @@ def _bench_report(args: argparse.Namespace, suites: dict[str, Any], only: list[s
 
     if args.quick or args.seeds is not None:
         raise CliError("'report' takes no --quick or --seeds (it reads the latest results)")
-    done = bench.write_report(args.results_dir, args.output, suites, only)
-    if not done:
+    status = bench.write_report(args.results_dir, args.output, suites, only, check=args.check)
+    if not status.done:
         print(f"no results under {args.results_dir}/: {args.output} unchanged", file=sys.stderr)
         return 1
-    print(f"updated {args.output}: {', '.join(done)}")
+    for name, (written_for, run) in status.stale.items():
+        print(
+            f"autocurr bench report: warning: the discussion of {name} was written for run "
+            f"{written_for}, its block reports run {run}: check the numbers it quotes, then set "
+            f"written-for={run} in its <!-- prose:{name} --> line",
+            file=sys.stderr,
+        )
+    for name in status.missing:
+        print(
+            f"autocurr bench report: {name} has no <!-- prose:{name} written-for=RUN --> line",
+            file=sys.stderr,
+        )
+    if args.check:
+        if status.stale or status.missing:
+            return 1
+        print(f"{args.output}: the discussion of every reported suite matches its run")
+        return 0
+    print(f"updated {args.output}: {', '.join(status.done)}")
+    for name, plots in status.plots.items():
+        print(f"  {name}: {len(plots)} plot(s) in {plots[0].parent}")
     return 0
 
 

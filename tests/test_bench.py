@@ -279,3 +279,140 @@ def test_suite_modules_import_cheaply():
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "[]"
+
+
+# ------------------------------------------------------------------------------ plots and prose
+
+PLOTTING_SUITE = """
+SUITE = "fake-plots"
+
+
+def run(*, seeds=None, quick=False, out_dir):
+    (out_dir / "curve_plot.png").write_bytes(b"png: curve")
+    (out_dir / "b_share.png").write_bytes(b"png: share")
+    (out_dir / "runs").mkdir()
+    (out_dir / "runs" / "per_run.png").write_bytes(b"png: one training run")
+    return {"tables": {}}
+
+
+def report(results):
+    return "| a |\\n|---|\\n| 1 |"
+"""
+
+
+@pytest.fixture
+def plotting_dir(tmp_path: Path) -> Path:
+    benchmarks = tmp_path / "plotting_benchmarks"
+    benchmarks.mkdir()
+    (benchmarks / f"plotting_suite_{uuid.uuid4().hex}.py").write_text(PLOTTING_SUITE)
+    return benchmarks
+
+
+def _document(folder: Path, suite: str, written_for: str | None = None) -> Path:
+    document = folder / "BENCHMARKS.md"
+    folder.mkdir(exist_ok=True)
+    marker = f"<!-- prose:{suite} written-for={written_for} -->\n" if written_for else ""
+    document.write_text(
+        f"# B\n\n<!-- bench:{suite} -->\nold\n<!-- /bench:{suite} -->\n{marker}\nDiscussion.\n"
+    )
+    return document
+
+
+def _block(text: str, suite: str) -> str:
+    return text.split(f"<!-- bench:{suite} -->")[1].split(f"<!-- /bench:{suite} -->")[0]
+
+
+def test_report_copies_the_runs_plots_and_links_them(plotting_dir, tmp_path, capsys):
+    results_dir = tmp_path / "results"
+    assert _bench(plotting_dir, "fake-plots", "--results-dir", str(results_dir)) == 0
+    site = tmp_path / "site"
+    document = _document(site, "fake-plots")
+    plots = site / "docs" / "benchmarks" / "fake_plots"
+    plots.mkdir(parents=True)
+    (plots / "curve_plot.png").write_bytes(b"an older plot")
+    (plots / "unrelated.png").write_bytes(b"kept")
+    args = ("report", "--results-dir", str(results_dir), "--output", str(document))
+    assert _bench(plotting_dir, *args) == 0
+    assert "2 plot(s)" in capsys.readouterr().out
+    # top-level PNGs only (not a sub-folder's), same-named files overwritten, others kept
+    assert sorted(p.name for p in plots.iterdir()) == [
+        "b_share.png",
+        "curve_plot.png",
+        "unrelated.png",
+    ]
+    assert (plots / "curve_plot.png").read_bytes() == b"png: curve"
+    assert (plots / "unrelated.png").read_bytes() == b"kept"
+    block = _block(document.read_text(), "fake-plots")
+    assert block.rstrip().endswith(
+        "Plots: [b share](docs/benchmarks/fake_plots/b_share.png), "
+        "[curve plot](docs/benchmarks/fake_plots/curve_plot.png)."
+    )
+    # the plots folder can be placed elsewhere: links stay relative to the document
+    status = bench.write_report(
+        results_dir, document, bench.discover_suites(plotting_dir), plots_dir=site / "pics"
+    )
+    assert status.plots["fake-plots"][0] == site / "pics" / "fake_plots" / "b_share.png"
+    assert "[b share](pics/fake_plots/b_share.png)" in document.read_text()
+
+
+def test_stale_prose_note_appears_exactly_when_the_run_differs(fake_dir, tmp_path, capsys):
+    results_dir = tmp_path / "results"
+    assert _bench(fake_dir, "fake", "--results-dir", str(results_dir)) == 0
+    (first,) = (p.name for p in (results_dir / "fake").iterdir())
+    document = _document(tmp_path / "site", "fake", written_for=first)
+    args = ("report", "--results-dir", str(results_dir), "--output", str(document))
+    assert _bench(fake_dir, *args) == 0
+    assert "Note:" not in document.read_text()
+    assert "warning" not in capsys.readouterr().err
+
+    assert _bench(fake_dir, "fake", "--results-dir", str(results_dir)) == 0  # a newer run
+    (second,) = (p.name for p in (results_dir / "fake").iterdir() if p.name != first)
+    capsys.readouterr()
+    assert _bench(fake_dir, *args) == 0
+    assert f"discussion of fake was written for run {first}" in capsys.readouterr().err
+    text = document.read_text()
+    block = _block(text, "fake")
+    assert block.count("Note:") == 1 and f"(`{first}`)" in block and f"(`{second}`)" in block
+    assert "Numbers quoted in the discussion may differ" in block
+    assert f"<!-- prose:fake written-for={first} -->" in text  # the marker is the author's
+
+    document.write_text(text.replace(f"written-for={first}", f"written-for={second}"))
+    assert _bench(fake_dir, *args) == 0
+    assert "Note:" not in document.read_text()
+
+
+def test_check_exit_code_and_writes_nothing(fake_dir, tmp_path, capsys):
+    results_dir = tmp_path / "results"
+    assert _bench(fake_dir, "fake", "--results-dir", str(results_dir)) == 0
+    (run,) = (p.name for p in (results_dir / "fake").iterdir())
+    check = ("report", "--check", "--results-dir", str(results_dir), "--output")
+    missing = _document(tmp_path / "missing", "fake")
+    before = missing.read_text()
+    capsys.readouterr()
+    assert _bench(fake_dir, *check, str(missing)) == 1
+    assert "fake has no <!-- prose:fake written-for=RUN --> line" in capsys.readouterr().err
+    stale = _document(tmp_path / "stale", "fake", written_for="20200101T000000Z")
+    assert _bench(fake_dir, *check, str(stale)) == 1
+    assert "discussion of fake was written for run 20200101T000000Z" in capsys.readouterr().err
+    current = _document(tmp_path / "current", "fake", written_for=run)
+    assert _bench(fake_dir, *check, str(current)) == 0
+    assert missing.read_text() == before and "old" in _block(current.read_text(), "fake")
+    assert not (tmp_path / "current" / "docs").exists()
+    assert _bench(fake_dir, "fake", "--check") == 2  # --check goes with report only
+
+
+def test_prose_markers_are_parsed_once_per_suite():
+    text = "<!-- prose:a-b written-for=20261124T144619Z-quick -->\n<!--prose:c written-for=x-->"
+    assert bench.prose_markers(text) == {"a-b": "20261124T144619Z-quick", "c": "x"}
+    assert bench._run_date("20261124T144619Z-quick") == "2026-11-24T14:46:19+00:00"
+    assert bench._run_date("not-a-date") == "not-a-date"
+    with pytest.raises(bench.BenchError, match="more than once"):
+        bench.prose_markers(text + "\n<!-- prose:c written-for=y -->")
+
+
+def test_latest_run_of_one_second_is_the_highest_suffix(tmp_path):
+    for name in ("20261124T144619Z", "20261124T144619Z-2", "20261124T144619Z-10"):
+        (tmp_path / "s" / name).mkdir(parents=True)
+        record = {"suite": "s", "date": "2026-11-24T14:46:19+00:00", "quick": False}
+        (tmp_path / "s" / name / "results.json").write_text(json.dumps(record))
+    assert bench.run_name(bench.latest_results(tmp_path)["s"]) == "20261124T144619Z-10"
