@@ -46,7 +46,7 @@ from torch import nn
 
 from autocurr.envs.maze_batched import BatchedMaze
 from autocurr.teachers import Teacher
-from autocurr.teachers.scores import Rollout, episode_scores, pooled_level_scores
+from autocurr.teachers.scores import POLICY_SCORES, Rollout, episode_scores, pooled_level_scores
 
 __all__ = ["ActorCritic", "BatchedPPOConfig", "train_batched"]
 
@@ -164,6 +164,8 @@ def train_batched(
         "dones": torch.zeros((T, n), device=device),
         "episode_returns": torch.zeros((T, n), device=device),
     }
+    if getattr(teacher, "score_function", None) in POLICY_SCORES:  # entropy-type PLR scores
+        storage["probs"] = torch.zeros((T, n, 4), device=device)
     history, steps, steps_no_grad, seconds_before = [], 0, 0, 0.0
     if resume is not None:
         model.load_state_dict(resume["model"])
@@ -203,6 +205,8 @@ def train_batched(
                 storage["actions"][t] = action
                 storage["log_probs"][t] = dist.log_prob(action)
                 storage["values"][t] = value
+                if "probs" in storage:
+                    storage["probs"][t] = dist.probs
                 obs, reward, terminated, truncated, episode_return = env.step(action)
                 storage["rewards"][t] = reward
                 storage["dones"][t] = (terminated | truncated).float()
@@ -262,6 +266,7 @@ def _report_level_scores(storage, last_value, levels, teacher, cfg, steps) -> di
         values=storage["values"].double().cpu().numpy(),
         dones=storage["dones"].bool().cpu().numpy(),
         last_value=last_value.double().cpu().numpy(),
+        probs=storage["probs"].double().cpu().numpy() if "probs" in storage else None,
     )
     best = [teacher.best_return(level) for level in levels]
     best = np.array([-np.inf if b is None else b for b in best])

@@ -74,3 +74,18 @@ def test_plr_robust_on_the_batched_student_scores_levels_and_skips_fresh_rollout
     assert not trained[0] and any(trained)  # replay starts once the buffer is half full
     assert result["steps_no_grad"] == trained.count(False) * 64 * 32
     assert len(teacher.buffer) == 64 and teacher.n_replayed > 0
+
+
+@pytest.mark.parametrize("score", ["entropy", "least-confidence", "min-margin"])
+def test_policy_scores_on_the_batched_student_come_from_the_action_probabilities(score):
+    # These scores need the policy's action distribution; the batched rollout records it
+    # only when the teacher asks, and a uniform policy over 4 actions scores near its maximum.
+    torch.set_num_threads(1)
+    teacher = make_teacher("plr", maze_levels(size=5, max_walls=4), seed=0, robust=True,
+                           buffer_size=64, min_fill=0.5, score=score)  # fmt: skip
+    config = {**SMALL, "n_envs": 16}
+    train_batched(BatchedPPOConfig(timesteps=16 * 32, seed=0, learning_rate=0.0, **config), teacher)
+    scores = teacher.buffer.scores()
+    assert scores.size > 0
+    ceiling = {"entropy": 1.0, "least-confidence": 0.75, "min-margin": 1.0}[score]
+    assert all(0.9 * ceiling <= s <= ceiling + 1e-9 for s in scores)

@@ -76,6 +76,7 @@ except ImportError as error:  # pragma: no cover - exercised only without the ex
 
 from autocurr.teachers.base import Teacher
 from autocurr.teachers.scores import (
+    POLICY_SCORES,
     SCORE_FUNCTIONS,
     Rollout,
     episode_scores,
@@ -84,7 +85,6 @@ from autocurr.teachers.scores import (
 
 __all__ = ["UEDPPO", "is_level_teacher", "spearman"]
 
-_POLICY_SCORES = ("entropy", "least-confidence", "min-margin")
 _NEEDS_R_MAX = ("maxmc", "grounded-pvl")
 
 
@@ -276,7 +276,7 @@ class UEDPPO(PPO):
 
     def _needs_probs(self) -> bool:
         score = getattr(self.teacher, "score_function", None)
-        return score in _POLICY_SCORES or self.optimal_return is not None
+        return score in POLICY_SCORES or self.optimal_return is not None
 
     def _action_probabilities(self, n_steps: int) -> np.ndarray | None:
         observations = self.rollout_buffer.observations[:n_steps]
@@ -317,9 +317,9 @@ class UEDPPO(PPO):
         main = getattr(self.teacher, "score_function", "pvl")
         if self.optimal_return is None:
             return [main]
-        names = [name for name in SCORE_FUNCTIONS if name not in _POLICY_SCORES]
+        names = [name for name in SCORE_FUNCTIONS if name not in POLICY_SCORES]
         if rollout.probs is not None:
-            names += list(_POLICY_SCORES)
+            names += list(POLICY_SCORES)
         return [main, *(name for name in names if name != main)]
 
     def _best_return(self, level: Hashable) -> float:

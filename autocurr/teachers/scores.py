@@ -399,6 +399,9 @@ SCORE_FUNCTIONS: dict[str, Callable[[Segment], float]] = {
 }
 
 _NEEDS_PROBS = ("least-confidence", "min-margin")
+#: Scores computed from the policy's action distribution: a rollout for them needs ``probs`` (or
+#: ``entropies`` for ``entropy``), which a student records only when its teacher asks.
+POLICY_SCORES = ("entropy", *_NEEDS_PROBS)
 _NEEDS_BEST_RETURN = ("maxmc", "grounded-pvl")
 
 
