@@ -19,6 +19,12 @@ Methods (teacher settings beyond the library defaults are listed in the report):
 - ``plr-robust-entropy``, ``accel-entropy``, ``plr-entropy``: the policy-entropy score instead
   of positive value loss (it tracks true regret on this maze; see BENCHMARKS.md).
 
+Peer (``PEER_METHODS``, ``benchmarks/peers/``):
+
+- ``syllabus-plr``: Syllabus's own PLR (``CentralPrioritizedLevelReplay``, its defaults: L1
+  value loss, rank temperature 0.1, staleness 0.1) on a fixed pool of 4,000 generated levels,
+  driving the same SB3 PPO student through Syllabus's sync wrappers; needs the ``bench`` extra.
+
 Variants outside the default set, for ``--methods`` (the one-seed pilots in BENCHMARKS.md):
 ``plr-robust-t1`` (rank temperature 1), ``-maxmc``, ``-l1vl`` score variants, and
 ``plr-robust-oracle`` / ``accel-oracle`` (``--oracle-score``: the true BFS regret as the score).
@@ -92,6 +98,11 @@ METHODS: dict[str, tuple[str, dict[str, Any], str | None]] = {
     "paired": ("paired", {}, None),
     "repaired": ("repaired", {"buffer_size": 1000}, None),
 }
+#: Peers' own curricula on the same SB3 student and budget (``benchmarks/peers/``; the
+#: ``bench`` extra installs them): Syllabus's PLR over a fixed pool of 4,000 generated levels.
+PEER_METHODS: dict[str, tuple[str, dict[str, Any], str]] = {
+    "syllabus-plr": ("syllabus-plr", {"pool_size": 4000}, "pool-4000"),
+}
 #: What one command runs (under an hour on 2 cores at the default budget): each method with the
 #: literature's score (PVL) and, for PLR and ACCEL, with the policy-entropy score too.
 DEFAULT_METHODS = (
@@ -105,6 +116,7 @@ DEFAULT_METHODS = (
     "sfl",
     "paired",
     "repaired",
+    "syllabus-plr",
 )
 TARGET_RATIO = 1.3
 TARGET_METHODS = ("plr-robust", "accel")
@@ -157,20 +169,32 @@ DESCRIPTION = (
 
 def run_one(method: str, seed: int, options: dict[str, Any]) -> dict[str, Any]:
     """Train (or reuse) one run and evaluate it; returns its benchmark record."""
-    import torch
-
-    from autocurr.agents.evaluation import cvar_solve_rates
-    from autocurr.agents.train import TrainConfig, train
-
     run_dir = Path(options["outdir"]) / "runs" / f"{method}-s{seed}"
     record_path = run_dir / "benchmark.json"
     if record_path.is_file():
         return {**json.loads(record_path.read_text()), "reused": "run_dir"}
     if run_dir.exists() and any(run_dir.iterdir()):
         raise RuntimeError(f"{run_dir} holds an unfinished run; delete it to rerun")
-    teacher, teacher_kwargs, levels = METHODS[method]
+    if method in PEER_METHODS:
+        summary = _train_peer(method, seed, options, run_dir)
+    else:
+        summary = _train_ours(method, seed, options, run_dir)
+    record = evaluate_run(method, seed, run_dir, summary, options)
+    record_path.write_text(json.dumps(record, indent=2) + "\n")
+    return record
+
+
+def _method_settings(method: str, options: dict[str, Any]) -> tuple[str, dict[str, Any], Any]:
+    teacher, teacher_kwargs, levels = {**METHODS, **PEER_METHODS}[method]
     if options.get("buffer_size") and "buffer_size" in teacher_kwargs:
         teacher_kwargs = {**teacher_kwargs, "buffer_size": options["buffer_size"]}
+    return teacher, teacher_kwargs, levels
+
+
+def _train_ours(method: str, seed: int, options: dict[str, Any], run_dir: Path) -> dict:
+    from autocurr.agents.train import TrainConfig, train
+
+    teacher, teacher_kwargs, levels = _method_settings(method, options)
     config = TrainConfig(
         teacher=teacher,
         teacher_kwargs=teacher_kwargs,
@@ -187,7 +211,38 @@ def run_one(method: str, seed: int, options: dict[str, Any]) -> dict[str, Any]:
         progress=False,
         checkpoint_every=options.get("checkpoint_every"),
     )
-    summary = train(config)
+    return {**train(config), "levels": config.level_start()}
+
+
+def _train_peer(method: str, seed: int, options: dict[str, Any], run_dir: Path) -> dict:
+    """A peer library's curriculum on the same SB3 student (``benchmarks/peers/``)."""
+    if options["agent"] != "sb3-ppo":
+        raise ValueError(f"{method} runs with the SB3 student only (--agent sb3-ppo)")
+    benchmarks_dir = str(Path(__file__).resolve().parent)
+    if benchmarks_dir not in sys.path:  # `autocurr bench` imports this suite by its path
+        sys.path.insert(0, benchmarks_dir)
+    from peers.syllabus_maze import train_syllabus_plr
+
+    summary = train_syllabus_plr(
+        seed,
+        options["timesteps"],
+        run_dir,
+        n_envs=options["n_envs"] or 8,
+        eval_episodes=options["eval_episodes"],
+    )
+    return {**summary, "levels": PEER_METHODS[method][2]}
+
+
+def evaluate_run(
+    method: str, seed: int, run_dir: Path, summary: dict[str, Any], options: dict[str, Any]
+) -> dict[str, Any]:
+    """The benchmark record of a trained run: its training summary plus the CVaR protocol on
+    the saved student (``model.zip`` or ``model.pt`` in ``run_dir``)."""
+    import torch
+
+    from autocurr.agents.evaluation import cvar_solve_rates
+
+    teacher, teacher_kwargs, _ = _method_settings(method, options)
     started = time.perf_counter()
     torch.set_num_threads(1)
     cvar = cvar_solve_rates(
@@ -197,11 +252,11 @@ def run_one(method: str, seed: int, options: dict[str, Any]) -> dict[str, Any]:
         seeds=(0, 1),
     )
     held_out = summary["held_out"]
-    record = {
+    return {
         "method": method,
         "teacher": teacher,
         "teacher_kwargs": teacher_kwargs,
-        "levels": config.level_start(),
+        "levels": summary["levels"],
         "seed": seed,
         "run_dir": str(run_dir),
         "total_timesteps": summary["total_timesteps"],
@@ -218,8 +273,6 @@ def run_one(method: str, seed: int, options: dict[str, Any]) -> dict[str, Any]:
         "teacher_hyperparameters": summary["teacher"]["hyperparameters"],
         "versions": summary["versions"],
     }
-    record_path.write_text(json.dumps(record, indent=2) + "\n")
-    return record
 
 
 def _random_levels(n: int) -> list[Any]:
@@ -791,7 +844,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--seeds", type=int, help=f"seeds 0..N-1 per method (default {defaults['seeds']})"
     )
-    parser.add_argument("--methods", nargs="+", choices=METHODS, help="default: DEFAULT_METHODS")
+    parser.add_argument(
+        "--methods", nargs="+", choices=[*METHODS, *PEER_METHODS], help="default: DEFAULT_METHODS"
+    )
     parser.add_argument("--jobs", type=int, help="runs in parallel (processes, default 2)")
     parser.add_argument("--outdir", default="maze_ued_runs")
     parser.add_argument("--n-envs", type=int, help="default: 8 (sb3-ppo), 256 (ppo-batched)")
