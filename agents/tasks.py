@@ -147,9 +147,9 @@ class EnvPreset:
     ppo_defaults: dict[str, Any] = field(default_factory=dict)
     #: If set, PPO's ``n_steps`` per env is ``rollout_steps // n_envs`` (steps per iteration).
     rollout_steps: int | None = None
-    #: ``level_space(env_kwargs, start)``: the env's open-ended ``Levels`` space for regret-based
-    #: teachers (``start`` ``"random"`` or ``"empty"``); None if the env has none.
-    level_space: Callable[[dict[str, Any], str], Space] | None = None
+    #: ``level_space(env_kwargs, start, **level_kwargs)``: the env's open-ended ``Levels`` space
+    #: for regret-based teachers (``start`` ``"random"`` or ``"empty"``); None if the env has none.
+    level_space: Callable[..., Space] | None = None
     #: ``optimal_return(env_kwargs)`` -> ``f(level) -> best achievable return`` (true-regret
     #: diagnostics); None if unknown.
     optimal_return: Callable[[dict[str, Any]], Callable[[Any], float]] | None = None
@@ -220,12 +220,15 @@ def _maze_solved(episode_return: float) -> bool:
     return episode_return > 0
 
 
-def _maze_level_space(env_kwargs: dict[str, Any], start: str) -> Space:
+def _maze_level_space(env_kwargs: dict[str, Any], start: str, **level_kwargs: Any) -> Space:
     from autocurr.envs.maze import maze_levels
 
     # The same size and wall budget as the env's own random levels (its DR distribution).
     return maze_levels(
-        size=env_kwargs.get("size", 9), max_walls=env_kwargs.get("max_walls", 20), start=start
+        size=env_kwargs.get("size", 9),
+        max_walls=env_kwargs.get("max_walls", 20),
+        start=start,
+        **level_kwargs,
     )
 
 
@@ -245,9 +248,15 @@ def maze_level_features(level: Any) -> dict[str, float]:
     return {"shortest_path": float(-1 if path is None else path), "walls": float(maze.n_walls)}
 
 
-def level_preset(preset: EnvPreset, env_kwargs: dict[str, Any], start: str) -> EnvPreset:
+def level_preset(
+    preset: EnvPreset,
+    env_kwargs: dict[str, Any],
+    start: str,
+    level_kwargs: dict[str, Any] | None = None,
+) -> EnvPreset:
     """``preset`` with its task space replaced by the env's ``Levels`` space (tasks go in through
-    ``reset(options={"task": level})``). Raises ``ValueError`` if the env has no level space."""
+    ``reset(options={"task": level})``), built with ``level_kwargs`` if given. Raises
+    ``ValueError`` if the env has no level space or the space rejects ``level_kwargs``."""
     if preset.level_space is None:
         raise ValueError(
             f"{preset.env_id} has no level space for regret-based teachers (plr, accel, sfl); "
@@ -255,9 +264,13 @@ def level_preset(preset: EnvPreset, env_kwargs: dict[str, Any], start: str) -> E
         )
     if start not in LEVEL_STARTS:
         raise ValueError(f"levels must be one of {LEVEL_STARTS}, got {start!r}")
+    try:
+        space = preset.level_space(env_kwargs, start, **(level_kwargs or {}))
+    except TypeError as error:  # an unexpected keyword argument
+        raise ValueError(f"bad level kwargs for {preset.env_id}: {error}") from None
     return dataclasses.replace(
         preset,
-        space=preset.level_space(env_kwargs, start),
+        space=space,
         task_labels=(),
         make_apply_task=lambda rng: None,
         description=f"open-ended levels, generator start={start!r}",

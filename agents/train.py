@@ -160,6 +160,9 @@ class TrainConfig:
     #: randomisation for ``uniform``) or ``"empty"`` (empty rooms). ``None``: ``"empty"`` for
     #: ``accel``, ``"random"`` for the other regret-based teachers, off for the rest.
     levels: str | None = None
+    #: Keyword arguments of the env's level space, e.g. ``{"solvable_mutations": True}`` or
+    #: ``{"n_edits": 10}`` for the maze (:func:`autocurr.envs.maze.maze_levels`).
+    level_kwargs: dict[str, Any] = field(default_factory=dict)
     #: Regret-based teachers: report the true regret from the env's known optimum instead of
     #: the teacher's score (a diagnostic upper bound; the maze only).
     oracle_score: bool = False
@@ -184,6 +187,8 @@ class TrainConfig:
             raise ValueError(f"unsupported PPO settings {sorted(unknown)}")
         if self.agent not in AGENTS:
             raise ValueError(f"agent must be one of {AGENTS}, got {self.agent!r}")
+        if self.level_kwargs and self.level_start() is None:
+            raise ValueError("level_kwargs need a level space (--levels or a regret-based teacher)")
         if self.levels is not None and self.levels not in LEVEL_STARTS:
             raise ValueError(f"levels must be one of {LEVEL_STARTS} or None, got {self.levels!r}")
         if self.checkpoint_every is not None and self.checkpoint_every < 0:
@@ -493,7 +498,7 @@ def check_config(config: TrainConfig) -> tuple[EnvPreset, str]:
         raise ValueError(f"bad --env-kwargs for {config.env_id}: {error}") from None
     start = config.level_start()
     if start is not None:
-        preset = level_preset(preset, config.env_kwargs, start)
+        preset = level_preset(preset, config.env_kwargs, start, config.level_kwargs)
     if config.agent == "ppo-batched":
         _check_batched(config, preset)
     device = resolve_device(config.device)

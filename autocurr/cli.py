@@ -154,6 +154,14 @@ def _add_train_parser(subparsers: Any) -> None:
         "for accel, 'random' for plr, sfl, paired and repaired, off for the other teachers",
     )
     parser.add_argument(
+        "--level-kwargs",
+        nargs="*",
+        default=[],
+        metavar="KEY=VALUE",
+        help="keyword arguments of the level space, e.g. solvable_mutations=true n_edits=10 "
+        "(maze: autocurr.envs.maze.maze_levels)",
+    )
+    parser.add_argument(
         "--agent",
         choices=("sb3-ppo", "ppo-batched"),
         default="sb3-ppo",
@@ -488,6 +496,7 @@ def _train(args: argparse.Namespace) -> dict[str, Any]:
         checkpoint_every=args.checkpoint_every,
         ppo_kwargs=parse_key_values(args.ppo_kwargs),
         levels=args.levels,
+        level_kwargs=parse_key_values(args.level_kwargs),
         oracle_score=args.oracle_score,
         agent=args.agent,
     )

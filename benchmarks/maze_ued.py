@@ -91,12 +91,21 @@ METHODS: dict[str, tuple[str, dict[str, Any], str | None]] = {
     "plr-robust-entropy": ("plr", {"robust": True, "buffer_size": 1000, "score": "entropy"}, None),
     "accel-maxmc": ("accel", {"buffer_size": 1000, "score": "maxmc"}, None),
     "accel-entropy": ("accel", {"buffer_size": 1000, "score": "entropy"}, None),
+    "accel-solvable": ("accel", {"buffer_size": 1000}, None),
+    "accel-entropy-solvable": ("accel", {"buffer_size": 1000, "score": "entropy"}, None),
     "plr-entropy": ("plr", {"buffer_size": 1000, "score": "entropy"}, None),
     "plr-robust-oracle": ("plr", {"robust": True, "buffer_size": 1000}, None),
     "accel-oracle": ("accel", {"buffer_size": 1000}, None),
     "sfl": ("sfl", {}, None),
     "paired": ("paired", {}, None),
     "repaired": ("repaired", {"buffer_size": 1000}, None),
+}
+#: Level-space settings beyond the maze's defaults (``maze_levels``): ACCEL's edits may wall the
+#: goal off, as in dcd and JaxUED; an entropy score ranks such children highest, so these
+#: variants redraw unsolvable children (dcd's ``reject_unsolvable_seeds`` for mazes).
+LEVEL_KWARGS: dict[str, dict[str, Any]] = {
+    "accel-solvable": {"solvable_mutations": True},
+    "accel-entropy-solvable": {"solvable_mutations": True},
 }
 #: Peers' own curricula on the same SB3 student and budget (``benchmarks/peers/``; the
 #: ``bench`` extra installs them): Syllabus's PLR over a fixed pool of 4,000 generated levels.
@@ -199,6 +208,7 @@ def _train_ours(method: str, seed: int, options: dict[str, Any], run_dir: Path) 
         teacher=teacher,
         teacher_kwargs=teacher_kwargs,
         levels=levels,
+        level_kwargs=LEVEL_KWARGS.get(method, {}),
         oracle_score=method.endswith("-oracle"),
         timesteps=options["timesteps"],
         n_envs=options["n_envs"] or (256 if options["agent"] == "ppo-batched" else 8),
@@ -211,7 +221,10 @@ def _train_ours(method: str, seed: int, options: dict[str, Any], run_dir: Path) 
         progress=False,
         checkpoint_every=options.get("checkpoint_every"),
     )
-    return {**train(config), "levels": config.level_start()}
+    start = config.level_start()
+    if config.level_kwargs:
+        start += " " + json.dumps(config.level_kwargs)
+    return {**train(config), "levels": start}
 
 
 def _train_peer(method: str, seed: int, options: dict[str, Any], run_dir: Path) -> dict:

@@ -180,6 +180,8 @@ def test_bad_teacher_name_exits_with_a_message(tmp_path, capsys):
         (["--teacher-kwargs", "gama=0.1"], "bad --teacher-kwargs for teacher 'exp3'"),
         (["--teacher-kwargs", "gamma=2"], "gamma must be in (0, 1]"),
         (["--timesteps", "0"], "timesteps must be >= 1"),
+        (["--level-kwargs", "n_edits=3"], "level_kwargs need a level space"),
+        (["--teacher", "accel", "--level-kwargs", "bogus=1"], "bad level kwargs"),
     ],
 )
 def test_bad_train_input_is_a_clear_error(tmp_path, capsys, argv, message):
@@ -271,3 +273,18 @@ def test_task_param_preset_sets_the_attribute():
     assert preset.task_labels == ("gravity=9.8", "gravity=20")
     with pytest.raises(ValueError, match="has no attribute 'gravty'"):
         resolve_preset("CartPole-v1", "gravty", "1,2").make_apply_task(None)(env, 0)
+
+
+def test_level_kwargs_reach_the_level_space():
+    from autocurr.agents.train import TrainConfig, check_config
+    from autocurr.envs.maze import is_solvable
+
+    config = TrainConfig(teacher="accel", level_kwargs={"solvable_mutations": True, "n_edits": 8})
+    space = check_config(config)[0].space
+    assert space.to_config()["kwargs"]["solvable_mutations"] is True
+    assert space.to_config()["kwargs"]["n_edits"] == 8
+    rng = np.random.default_rng(0)
+    level = space.sample(rng)
+    for _ in range(50):  # eight edits of an empty room often wall the goal off; never here
+        level = space.mutate(rng, level)
+        assert is_solvable(space.decode(level))
