@@ -416,3 +416,14 @@ def test_latest_run_of_one_second_is_the_highest_suffix(tmp_path):
         record = {"suite": "s", "date": "2026-11-24T14:46:19+00:00", "quick": False}
         (tmp_path / "s" / name / "results.json").write_text(json.dumps(record))
     assert bench.run_name(bench.latest_results(tmp_path)["s"]) == "20261124T144619Z-10"
+
+
+def test_the_repository_discussions_match_the_runs_they_describe():
+    # The committed BENCHMARKS.md against the committed runs: a block regenerated from a new run
+    # must come with its discussion checked and its prose marker moved (see bench.py).
+    suites = bench.discover_suites(REPO / "benchmarks")
+    status = bench.write_report(
+        REPO / "bench_results", REPO / "BENCHMARKS.md", suites, check=True
+    )
+    assert set(status.done) == set(suites)
+    assert status.stale == {} and status.missing == []
