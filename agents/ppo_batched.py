@@ -166,6 +166,7 @@ def train_batched(
     }
     if getattr(teacher, "score_function", None) in POLICY_SCORES:  # entropy-type PLR scores
         storage["probs"] = torch.zeros((T, n, 4), device=device)
+    probs = storage.get("probs")
     history, steps, steps_no_grad, seconds_before = [], 0, 0, 0.0
     if resume is not None:
         model.load_state_dict(resume["model"])
@@ -205,8 +206,8 @@ def train_batched(
                 storage["actions"][t] = action
                 storage["log_probs"][t] = dist.log_prob(action)
                 storage["values"][t] = value
-                if "probs" in storage:
-                    storage["probs"][t] = dist.probs
+                if probs is not None:
+                    probs[t] = dist.probs
                 obs, reward, terminated, truncated, episode_return = env.step(action)
                 storage["rewards"][t] = reward
                 storage["dones"][t] = (terminated | truncated).float()

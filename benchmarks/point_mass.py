@@ -158,6 +158,21 @@ def results_table(records: list[dict[str, Any]], teachers: list[str]) -> list[st
     return lines
 
 
+def _pooled_quarters(runs: list[dict[str, Any]]) -> tuple[list[Any], list[float]]:
+    """Mean sampled gate (position, width) of each training quarter, pooled over ``runs``
+    (NaNs where no run reached the quarter), and each run's last-quarter training success."""
+    means = []
+    for k in range(4):
+        tasks = [
+            r["sampled_tasks"]["quarters"][k]["mean_task"]
+            for r in runs
+            if len(r["sampled_tasks"]["quarters"]) > k
+        ]
+        means.append(np.mean(tasks, axis=0) if tasks else [math.nan, math.nan])
+    success = [r["sampled_tasks"]["quarters"][-1].get("success_rate") for r in runs]
+    return means, [s for s in success if s is not None]
+
+
 def _quarter_lines(records: list[dict[str, Any]], teachers: list[str]) -> list[str]:
     """Mean sampled gate (position, width) per quarter of training, pooled over seeds."""
     lines = [
@@ -168,17 +183,8 @@ def _quarter_lines(records: list[dict[str, Any]], teachers: list[str]) -> list[s
         runs = [r for r in records if r["teacher"] == teacher and r.get("sampled_tasks")]
         if not runs:
             continue
-        cells = []
-        for k in range(4):
-            means = [
-                r["sampled_tasks"]["quarters"][k]["mean_task"]
-                for r in runs
-                if len(r["sampled_tasks"]["quarters"]) > k
-            ]
-            mean = np.mean(means, axis=0) if means else [np.nan, np.nan]
-            cells.append(f"({mean[0]:+.2f}, {mean[1]:.2f})")
-        success = [r["sampled_tasks"]["quarters"][-1].get("success_rate") for r in runs]
-        success = [s for s in success if s is not None]
+        means, success = _pooled_quarters(runs)
+        cells = [f"({mean[0]:+.2f}, {mean[1]:.2f})" for mean in means]
         lines.append(f"| {teacher} | " + " | ".join(cells) + f" | {_mean_std(success)} |")
     return lines
 
@@ -412,17 +418,8 @@ def summarize(
         runs = [r for r in runs if r.get("sampled_tasks")]
         if not runs:
             continue
-        cells: list[Any] = [teacher]
-        for k in range(4):
-            means = [
-                r["sampled_tasks"]["quarters"][k]["mean_task"]
-                for r in runs
-                if len(r["sampled_tasks"]["quarters"]) > k
-            ]
-            mean = np.mean(means, axis=0) if means else [math.nan, math.nan]
-            cells += [float(mean[0]), float(mean[1])]
-        success = [r["sampled_tasks"]["quarters"][-1].get("success_rate") for r in runs]
-        success = [v for v in success if v is not None]
+        means, success = _pooled_quarters(runs)
+        cells: list[Any] = [teacher, *(float(value) for mean in means for value in mean)]
         cells.append(float(np.mean(success)) if success else None)
         quarter_rows.append(cells)
     settings = {

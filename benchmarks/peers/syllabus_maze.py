@@ -136,7 +136,7 @@ def _make_task_wrapper_class(task_wrapper: type) -> type:
     return MazeSeedTaskWrapper
 
 
-def _env_factory(index: int, pool_size: int, components: Any, env_kwargs: dict[str, Any]):
+def _env_factory(pool_size: int, components: Any, env_kwargs: dict[str, Any]):
     def make_env() -> Any:
         import gymnasium as gym
         from stable_baselines3.common.monitor import Monitor
@@ -318,7 +318,7 @@ def train_syllabus_plr(
     components = curriculum.components
     # Workers fork before the curriculum thread starts, so no thread runs across the fork.
     vec_env = SubprocVecEnv(
-        [_env_factory(i, pool_size, components, env_kwargs) for i in range(n_envs)],
+        [_env_factory(pool_size, components, env_kwargs) for _ in range(n_envs)],
         start_method="fork",
     )
     try:
