@@ -59,6 +59,7 @@ class BatchedPPOConfig:
     size: int = 9
     max_steps: int = 100
     view_size: int = 11
+    heading: bool = False
     learning_rate: float = 3e-4
     gamma: float = 0.99
     gae_lambda: float = 0.95
@@ -150,8 +151,9 @@ def train_batched(
     torch.manual_seed(cfg.seed)
     gen = torch.Generator().manual_seed(cfg.seed)
     env = BatchedMaze(cfg.n_envs, size=cfg.size, max_steps=cfg.max_steps,
-                      view_size=cfg.view_size, device=device, seed=cfg.seed)  # fmt: skip
-    obs_shape = (2, cfg.view_size, cfg.view_size)
+                      view_size=cfg.view_size, device=device, seed=cfg.seed,
+                      heading=cfg.heading)  # fmt: skip
+    obs_shape = env.observation_shape
     model = ActorCritic(int(np.prod(obs_shape)), 4, cfg.hidden).to(device)
     optimizer = torch.optim.Adam(model.parameters(), lr=cfg.learning_rate, eps=1e-5)
     T, n = cfg.n_steps, cfg.n_envs

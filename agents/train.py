@@ -406,6 +406,7 @@ def _train_batched(
         size=size,
         max_steps=kwargs.get("max_steps", 100),
         view_size=kwargs.get("view_size", 11),
+        heading=kwargs.get("heading", False),
         seed=config.seed,
         device=device,
     )

@@ -149,6 +149,8 @@ DEFAULT_OPTIONS: dict[str, Any] = {
     "checkpoint_every": None,
     #: Overrides the level buffer of the methods that set one (None: the method's own).
     "buffer_size": None,
+    #: ``MazeEnv`` settings for training and both evaluations (e.g. ``{"heading": True}``).
+    "env_kwargs": {},
 }
 #: The smoke check of ``--quick``: the whole pipeline (both kinds of teacher, training, the
 #: held-out and the CVaR evaluation) in about a minute; its numbers measure nothing.
@@ -207,6 +209,7 @@ def _train_ours(method: str, seed: int, options: dict[str, Any], run_dir: Path) 
     config = TrainConfig(
         teacher=teacher,
         teacher_kwargs=teacher_kwargs,
+        env_kwargs=dict(options["env_kwargs"]),
         levels=levels,
         level_kwargs=LEVEL_KWARGS.get(method, {}),
         oracle_score=method.endswith("-oracle"),
@@ -229,8 +232,8 @@ def _train_ours(method: str, seed: int, options: dict[str, Any], run_dir: Path) 
 
 def _train_peer(method: str, seed: int, options: dict[str, Any], run_dir: Path) -> dict:
     """A peer library's curriculum on the same SB3 student (``benchmarks/peers/``)."""
-    if options["agent"] != "sb3-ppo":
-        raise ValueError(f"{method} runs with the SB3 student only (--agent sb3-ppo)")
+    if options["agent"] != "sb3-ppo" or options["env_kwargs"]:
+        raise ValueError(f"{method} runs with the default SB3 student only (no --env-kwargs)")
     benchmarks_dir = str(Path(__file__).resolve().parent)
     if benchmarks_dir not in sys.path:  # `autocurr bench` imports this suite by its path
         sys.path.insert(0, benchmarks_dir)
@@ -257,12 +260,16 @@ def evaluate_run(
 
     teacher, teacher_kwargs, _ = _method_settings(method, options)
     started = time.perf_counter()
+    from autocurr.envs.maze import MazeEnv
+
     torch.set_num_threads(1)
+    env_kwargs = options.get("env_kwargs", {})
     cvar = cvar_solve_rates(
         _load_policy(run_dir, options["agent"]),
         _random_levels(options.get("cvar_levels", 1000)),
         episodes_per_level=options["cvar_episodes"],
         seeds=(0, 1),
+        make_env=lambda: MazeEnv(**env_kwargs),
     )
     held_out = summary["held_out"]
     return {
@@ -270,6 +277,7 @@ def evaluate_run(
         "teacher": teacher,
         "teacher_kwargs": teacher_kwargs,
         "levels": summary["levels"],
+        "env_kwargs": env_kwargs,
         "seed": seed,
         "run_dir": str(run_dir),
         "total_timesteps": summary["total_timesteps"],
@@ -286,6 +294,12 @@ def evaluate_run(
         "teacher_hyperparameters": summary["teacher"]["hyperparameters"],
         "versions": summary["versions"],
     }
+
+
+def _env_kwargs_note(env_kwargs: dict[str, Any] | None) -> str:
+    if not env_kwargs:
+        return ""
+    return " on `MazeEnv(" + ", ".join(f"{k}={v!r}" for k, v in env_kwargs.items()) + ")`"
 
 
 def _random_levels(n: int) -> list[Any]:
@@ -590,8 +604,10 @@ def report(results: dict[str, Any]) -> str:
         ]
     lines.append(
         f"Budget {settings['timesteps']:,} environment steps per run (scoring, editing and "
-        f"antagonist rollouts included), agent `{settings['agent']}`, {settings['seeds']} "
-        f"seed(s) per method. maze-test: the {len(results['mazes'])} hand-drawn held-out mazes, "
+        f"antagonist rollouts included), agent `{settings['agent']}`"
+        + _env_kwargs_note(settings.get("env_kwargs"))
+        + f", {settings['seeds']} seed(s) per method. maze-test: the {len(results['mazes'])} "
+        "hand-drawn held-out mazes, "
         f"{settings['eval_episodes']} sampled-action episodes each; IQM: interquartile mean "
         "(rliable, stratified bootstrap 95% CI) of the solve rates over runs x mazes; mastered: "
         f"share of the mazes solved at >= {settings['mastered_solve_rate']:g}. random: "
@@ -757,7 +773,10 @@ def reusable_records(path: str | Path, options: dict[str, Any]) -> dict[tuple[st
     by up to one rollout or scoring batch (SFL's scoring batches: 1.3% at 1.2M steps), hence
     the 5% tolerance. It does not carry its evaluation settings, so records are only reused
     under the published protocol's evaluation and agent settings (``DEFAULT_OPTIONS``)."""
-    protocol = ("agent", "n_envs", "eval_episodes", "cvar_episodes", "cvar_levels", "buffer_size")
+    protocol = (
+        "agent", "n_envs", "eval_episodes", "cvar_episodes", "cvar_levels", "buffer_size",
+        "env_kwargs",
+    )  # fmt: skip
     if any(options[key] != DEFAULT_OPTIONS[key] for key in protocol):
         return {}
     budget = options["timesteps"]
@@ -872,6 +891,12 @@ def build_parser() -> argparse.ArgumentParser:
         choices=("sb3-ppo", "ppo-batched"),
         help="the student (default sb3-ppo; ppo-batched: plr, accel and uniform only)",
     )
+    parser.add_argument(
+        "--env-kwargs",
+        nargs="*",
+        metavar="KEY=VALUE",
+        help="MazeEnv settings for training and evaluation, e.g. heading=true (default: none)",
+    )
     parser.add_argument("--eval-episodes", type=int, help="per held-out maze (default 20)")
     parser.add_argument("--cvar-episodes", type=int, help="per level and seed (default 5)")
     parser.add_argument("--cvar-levels", type=int, help="random levels for the CVaR (default 1000)")
@@ -894,6 +919,10 @@ def main(argv: list[str] | None = None) -> int:
         for key, value in vars(args).items()
         if value is not None and key not in ("outdir", "quick", "reuse_records", "seeds")
     }
+    if args.env_kwargs is not None:
+        from autocurr.cli import parse_key_values
+
+        overrides["env_kwargs"] = parse_key_values(args.env_kwargs)
     command = "python " + " ".join([sys.argv[0], *(argv if argv is not None else sys.argv[1:])])
     outdir = Path(args.outdir)
     results = run(

@@ -20,7 +20,10 @@ Observation
     grid count as walls), channel 1 goal, cropped around the agent (agent at the centre). Such
     translation-invariant, agent-centred views let a plain MLP student learn; the literature's
     mazes use an egocentric 5 x 5 MiniGrid view with a heading instead. ``view_size = 2 * size - 1``
-    makes the whole grid visible from any cell.
+    makes the whole grid visible from any cell. With ``heading=True`` a third channel marks the
+    neighbour cell the last action pointed at (all zeros at the episode's first step): the one
+    bit of memory a MiniGrid agent's heading gives, which lets a memoryless policy keep going
+    along a corridor or follow a wall instead of dithering.
 
 Task protocol (how a teacher chooses the level)
     * ``env.reset(options={"task": level})`` plays ``level``: a :class:`MazeLevel` or an ASCII
@@ -69,6 +72,18 @@ __all__ = [
 
 # (d_row, d_col) per action: up, right, down, left.
 _MOVES: tuple[tuple[int, int], ...] = ((-1, 0), (0, 1), (1, 0), (0, -1))
+
+
+def _heading_planes(view_size: int) -> np.ndarray:
+    """``(5, V, V)`` heading channels: plane ``a < 4`` marks the centre's neighbour in move
+    ``a``'s direction, plane 4 (no action yet) is empty."""
+    planes = np.zeros((5, view_size, view_size), dtype=np.float32)
+    centre = view_size // 2
+    for action, (dr, dc) in enumerate(_MOVES):
+        planes[action, centre + dr, centre + dc] = 1.0
+    return planes
+
+
 _ASCII_CHARS = frozenset("#.AG")
 _ENCODE_VERSION = 1
 _HEADER = struct.Struct("<BHHHHHH")  # version, height, width, start r/c, goal r/c
@@ -625,6 +640,7 @@ class MazeEnv(gym.Env):
         view_size: odd side of the agent-centred observation crop.
         max_steps: episode length limit ``T`` (also the ``T`` of the reward).
         render_mode: ``None``, ``"ansi"`` or ``"rgb_array"``.
+        heading: add the last-action channel (see the module docstring); needs ``view_size >= 3``.
     """
 
     metadata: ClassVar[dict[str, Any]] = {"render_modes": ["ansi", "rgb_array"], "render_fps": 4}
@@ -636,6 +652,7 @@ class MazeEnv(gym.Env):
         view_size: int = 11,
         max_steps: int = 100,
         render_mode: str | None = None,
+        heading: bool = False,
     ) -> None:
         self.size = _parse_size(size)
         if max_walls < 0:
@@ -644,6 +661,8 @@ class MazeEnv(gym.Env):
             raise ValueError(f"view_size must be a positive odd int, got {view_size}")
         if max_steps < 1:
             raise ValueError(f"max_steps must be >= 1, got {max_steps}")
+        if heading and view_size < 3:
+            raise ValueError(f"heading needs view_size >= 3, got {view_size}")
         if render_mode is not None and render_mode not in self.metadata["render_modes"]:
             raise ValueError(
                 f"render_mode must be None or one of {self.metadata['render_modes']}, "
@@ -653,10 +672,13 @@ class MazeEnv(gym.Env):
         self.view_size = int(view_size)
         self.max_steps = int(max_steps)
         self.render_mode = render_mode
+        self.heading = bool(heading)
         self.action_space = spaces.Discrete(4)
+        channels = 3 if self.heading else 2
         self.observation_space = spaces.Box(
-            0.0, 1.0, shape=(2, self.view_size, self.view_size), dtype=np.float32
+            0.0, 1.0, shape=(channels, self.view_size, self.view_size), dtype=np.float32
         )
+        self._heading_planes = _heading_planes(self.view_size) if self.heading else None
         self._next_level: MazeLevel | None = None
         self._level: MazeLevel | None = None
         self._shortest = -1
@@ -748,9 +770,12 @@ class MazeEnv(gym.Env):
         self._t = 0
         self._done = False
 
-    def _obs(self) -> np.ndarray:
+    def _obs(self, last_action: int = 4) -> np.ndarray:
         v = self.view_size
-        return self._padobs[:, self._r : self._r + v, self._c : self._c + v].copy()
+        crop = self._padobs[:, self._r : self._r + v, self._c : self._c + v]
+        if self._heading_planes is None:
+            return crop.copy()
+        return np.concatenate((crop, self._heading_planes[last_action][None]))
 
     def step(self, action: Any) -> tuple[np.ndarray, SupportsFloat, bool, bool, dict[str, Any]]:
         """Move (0 up, 1 right, 2 down, 3 left). Reaching the goal terminates with reward
@@ -777,10 +802,8 @@ class MazeEnv(gym.Env):
             reward = 0.0
         truncated = not terminated and t >= self.max_steps
         self._done = terminated or truncated
-        v = self.view_size
-        obs = self._padobs[:, self._r : self._r + v, self._c : self._c + v].copy()
         return (
-            obs,
+            self._obs(a),
             reward,
             terminated,
             truncated,

@@ -6,8 +6,9 @@ moves (``0`` up, ``1`` right, ``2`` down, ``3`` left; a move into a wall or off 
 the agent in place), reward ``1 - 0.9 * t / max_steps`` on reaching the goal after ``t`` steps,
 termination on the goal (which wins over truncation on the last allowed step), truncation at
 ``max_steps``, and the agent-centred ``(2, view_size, view_size)`` observation (channel 0 walls,
-cells outside the grid count as walls; channel 1 the goal). ``tests/test_maze_batched.py`` checks
-this step by step against ``MazeEnv``.
+cells outside the grid count as walls; channel 1 the goal; with ``heading=True`` a third channel
+marks the neighbour the last action pointed at). ``tests/test_maze_batched.py`` checks this step
+by step against ``MazeEnv``.
 
 Differences from ``MazeEnv`` (all deliberate)
     * Autoreset in the same call, like SB3's ``VecEnv``: an env whose episode ended starts its next
@@ -40,9 +41,12 @@ from typing import Any
 import numpy as np
 import torch
 
-from .maze import MazeLevel, _parse_size, generate_level
+from .maze import MazeLevel, _heading_planes, _parse_size, generate_level
 
 __all__ = ["BatchedMaze"]
+
+#: Index of the empty heading plane: no action yet in this episode.
+NO_ACTION = 4
 
 
 class BatchedMaze:
@@ -61,6 +65,7 @@ class BatchedMaze:
         check_actions: check that actions lie in ``0..3`` (ValueError otherwise). The check reads
             one boolean back from the device per step; on a GPU, ``False`` avoids that
             synchronisation (out-of-range actions then give undefined results).
+        heading: add ``MazeEnv``'s last-action channel (needs ``view_size >= 3``).
 
     State (tensors of length ``n_envs`` on ``device``): the episode's step counter
     (:attr:`elapsed_steps`), agent position (:attr:`agent_pos`, ``(n, 2)`` row/col), running
@@ -77,6 +82,7 @@ class BatchedMaze:
         seed: int | None = None,
         max_walls: int = 20,
         check_actions: bool = True,
+        heading: bool = False,
     ) -> None:
         n_envs = operator.index(n_envs)
         if n_envs < 1:
@@ -87,13 +93,16 @@ class BatchedMaze:
             raise ValueError(f"max_steps must be >= 1, got {max_steps}")
         if max_walls < 0:
             raise ValueError(f"max_walls must be >= 0, got {max_walls}")
+        if heading and view_size < 3:
+            raise ValueError(f"heading needs view_size >= 3, got {view_size}")
         self.n_envs = n_envs
         self.height, self.width = _parse_size(size)
         self.max_steps = int(max_steps)
         self.view_size = int(view_size)
         self.device = torch.device(device)
         self.check_actions = bool(check_actions)
-        self.observation_shape = (2, self.view_size, self.view_size)
+        self.heading = bool(heading)
+        self.observation_shape = (3 if heading else 2, self.view_size, self.view_size)
 
         # Padded grid geometry: the border is at least 1 so off-grid moves hit a wall.
         half = self.view_size // 2
@@ -108,6 +117,9 @@ class BatchedMaze:
         # Reward per step count, with MazeEnv's float64 expression, rounded once to float32.
         table = [1.0 - 0.9 * t / self.max_steps for t in range(self.max_steps + 1)]
         self._reward_table = torch.tensor(table, dtype=torch.float64, device=dev).float()
+        if self.heading:
+            planes = _heading_planes(self.view_size).reshape(5, 1, -1)
+            self._heading_planes = torch.from_numpy(planes).to(dev)
 
         # Two level slots per env (playing / queued), flattened: slot s of env i is i * 2 + s.
         self._walls = torch.ones(n_envs * 2 * self._cells, dtype=torch.bool, device=dev)
@@ -121,6 +133,7 @@ class BatchedMaze:
         self._pos = torch.zeros(n_envs, dtype=torch.long, device=dev)
         self._t = torch.zeros(n_envs, dtype=torch.long, device=dev)
         self._return = torch.zeros(n_envs, dtype=torch.float32, device=dev)
+        self._last_action = torch.full((n_envs,), NO_ACTION, dtype=torch.long, device=dev)
         self.final_obs: torch.Tensor | None = None
         self._started = False
 
@@ -210,13 +223,15 @@ class BatchedMaze:
     # -- episodes --------------------------------------------------------------------------------
 
     def _observe(self, pos: torch.Tensor, rows: torch.Tensor) -> torch.Tensor:
-        """Crops ``(n, 2, V, V)`` float32 around ``pos`` on the grids of level slots ``rows``."""
+        """Crops ``(n, C, V, V)`` float32 around ``pos`` on the grids of level slots ``rows``."""
         # Indices into the flat store of all slots; one (n, V * V) add serves both channels.
         base = rows * self._cells
         cells = (base + pos)[:, None] + self._crop_offsets
         walls = self._walls[cells]
         goal = cells == (base + self._goals[rows])[:, None]
         obs = torch.stack((walls, goal), dim=1).to(torch.float32)
+        if self.heading:
+            obs = torch.cat((obs, self._heading_planes[self._last_action]), dim=1)
         return obs.view(self.n_envs, *self.observation_shape)
 
     def _begin_episodes(self, mask: torch.Tensor) -> torch.Tensor:
@@ -230,11 +245,12 @@ class BatchedMaze:
         self._pos = torch.where(mask, self._starts[rows], self._pos)
         self._t = torch.where(mask, 0, self._t)
         self._return = torch.where(mask, 0.0, self._return)
+        self._last_action = torch.where(mask, NO_ACTION, self._last_action)
         return rows
 
     def reset(self, indices: Any = None) -> torch.Tensor:
         """Reset envs ``indices`` (default all) onto their level; returns the observation of all
-        envs, ``(n_envs, 2, V, V)`` float32. Call it once before the first :meth:`step` (envs it
+        envs, ``(n_envs, C, V, V)`` float32. Call it once before the first :meth:`step` (envs it
         leaves out then start at their level's start too).
         """
         mask = torch.zeros(self.n_envs, dtype=torch.bool, device=self.device)
@@ -262,7 +278,7 @@ class BatchedMaze:
         """Move every env by ``actions`` (``(n_envs,)`` ints in ``0..3``) and autoreset the ended.
 
         Returns ``(obs, rewards, terminated, truncated, episode_returns)``: ``obs``
-        ``(n, 2, V, V)`` float32, the new episode's first observation where an episode ended
+        ``(n, C, V, V)`` float32, the new episode's first observation where an episode ended
         (the finished one's last observation is in :attr:`final_obs`); ``rewards`` float32;
         ``terminated`` (goal reached) and ``truncated`` (``max_steps`` reached without it) bool;
         ``episode_returns`` float32, the finished episode's return where it ended, else 0.
@@ -286,8 +302,8 @@ class BatchedMaze:
         returns = self._return + rewards
         done = terminated | truncated
 
+        self._pos, self._t, self._return, self._last_action = pos, t, returns, actions
         self.final_obs = self._observe(pos, rows)
-        self._pos, self._t, self._return = pos, t, returns
         new_rows = self._begin_episodes(done)
         obs = self._observe(self._pos, new_rows)
         episode_returns = torch.where(done, returns, 0.0)

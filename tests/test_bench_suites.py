@@ -255,6 +255,33 @@ def test_maze_ued_reuses_matching_published_records(tmp_path):
     # another budget or evaluation protocol: nothing is reused
     assert module.reusable_records(published, {**options, "timesteps": 5_000_000}) == {}
     assert module.reusable_records(published, {**options, "eval_episodes": 2}) == {}
+    assert module.reusable_records(published, {**options, "env_kwargs": {"heading": True}}) == {}
+
+
+def test_maze_ued_report_names_the_env_settings():
+    module = load("maze-ued")
+    records = [maze_record("dr", 0, 0.6, 0.5), maze_record("plr-robust", 0, 0.9, 0.5)]
+    results = maze_results(module, records, ["dr", "plr-robust"])
+    assert "MazeEnv(" not in module.report(results)
+    results["settings"]["env_kwargs"] = {"heading": True}
+    assert "agent `sb3-ppo` on `MazeEnv(heading=True)`, 2 seed(s)" in module.report(results)
+
+
+def test_maze_ued_cli_hands_env_kwargs_to_the_runs(tmp_path, monkeypatch):
+    module = load("maze-ued")
+    seen = {}
+
+    class Stop(Exception):
+        pass
+
+    def fake_run(**kwargs):
+        seen.update(kwargs)
+        raise Stop
+
+    monkeypatch.setattr(module, "run", fake_run)
+    with pytest.raises(Stop):
+        module.main(["--outdir", str(tmp_path), "--env-kwargs", "heading=true", "view_size=17"])
+    assert seen["env_kwargs"] == {"heading": True, "view_size": 17}
 
 
 # ------------------------------------------------------------------------------- quick runs

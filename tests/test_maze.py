@@ -190,8 +190,9 @@ def test_optimal_return():
 )
 def test_generate_level_respects_bounds(seed, min_d, span, max_walls):
     rng = np.random.default_rng(seed)
-    level = generate_level(rng, size=9, max_walls=max_walls, min_distance=min_d,
-                           max_distance=min_d + span)
+    level = generate_level(
+        rng, size=9, max_walls=max_walls, min_distance=min_d, max_distance=min_d + span
+    )
     assert level.shape == (9, 9)
     assert level.n_walls <= max_walls
     length = shortest_path_length(level)
@@ -315,6 +316,57 @@ def test_observation_is_agent_centred():
     assert walls[c + 2].all()  # row 4 is outside the grid
 
 
+def test_heading_channel_marks_the_cell_the_last_action_pointed_at():
+    env = MazeEnv(view_size=5, heading=True)
+    obs, _ = env.reset(options={"task": SMALL})
+    assert obs.shape == (3, 5, 5) and obs in env.observation_space
+    assert obs[2].sum() == 0  # no action yet
+    plain = MazeEnv(view_size=5).reset(options={"task": SMALL})[0]
+    np.testing.assert_array_equal(obs[:2], plain)
+    c = 2
+    for action, cell in [(DOWN, (c + 1, c)), (RIGHT, (c, c + 1)), (UP, (c - 1, c))]:
+        obs, *_ = env.step(action)  # the heading also points into walls the move bumped
+        assert obs[2][cell] == 1 and obs[2].sum() == 1
+    obs, _ = env.reset(options={"task": SMALL})
+    assert obs[2].sum() == 0
+    with pytest.raises(ValueError, match="heading needs view_size >= 3"):
+        MazeEnv(view_size=1, heading=True)
+
+
+MOVES = ((-1, 0), (0, 1), (1, 0), (0, -1))  # up, right, down, left
+
+
+def _right_hand_rule(obs: np.ndarray) -> int:
+    """Wall following from the observation alone: the heading channel says which way the agent
+    faces (right before its first move); turn right if free, else straight, else left, else
+    back."""
+    walls, heading = obs[0], obs[2]
+    c = walls.shape[0] // 2
+    facing = next((a for a, (dr, dc) in enumerate(MOVES) if heading[c + dr, c + dc]), RIGHT)
+    for turn in (1, 0, 3, 2):
+        action = (facing + turn) % 4
+        if not walls[c + MOVES[action][0], c + MOVES[action][1]]:
+            return action
+    return facing
+
+
+def test_heading_lets_a_memoryless_policy_solve_most_held_out_mazes():
+    # Why the heading channel exists: without it a memoryless policy cannot tell which way it
+    # is going along a corridor; with it, wall following solves 9 of the 10 held-out mazes.
+    env = MazeEnv(heading=True)
+    solved = set()
+    for name, level in load_maze_suite().items():
+        obs, _ = env.reset(options={"task": level})
+        done = False
+        while not done:
+            obs, reward, terminated, truncated, _ = env.step(_right_hand_rule(obs))
+            done = terminated or truncated
+        if reward > 0:
+            solved.add(name)
+    # the labyrinth's goal sits on an island that no wall follower reaches
+    assert solved == set(load_maze_suite()) - {"labyrinth"}
+
+
 def test_full_view_sees_everything():
     level = _level(3)
     env = MazeEnv(view_size=17)
@@ -416,8 +468,16 @@ def test_through_gym_make():
 
 def test_test_suite_mazes():
     suite = load_maze_suite()
-    expected = {"corridor", "four_rooms", "nine_rooms", "labyrinth", "perfect_maze_a",
-                "perfect_maze_b", "open_room", "zigzag"}
+    expected = {
+        "corridor",
+        "four_rooms",
+        "nine_rooms",
+        "labyrinth",
+        "perfect_maze_a",
+        "perfect_maze_b",
+        "open_room",
+        "zigzag",
+    }
     assert expected <= set(suite)
     assert list(suite) == sorted(suite)
     assert len(set(suite.values())) == len(suite)  # all distinct

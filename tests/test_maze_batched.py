@@ -41,6 +41,7 @@ def _play_against_reference(
     max_steps: int = 12,
     seed: int = 0,
     switch: tuple[int, list[int]] | None = None,
+    heading: bool = False,
 ) -> dict[str, int]:
     """Step a BatchedMaze and one MazeEnv per env with the same random actions; assert equality.
 
@@ -50,13 +51,13 @@ def _play_against_reference(
     """
     rng = np.random.default_rng(seed)
     levels = _random_levels(rng, size, N_ENVS)
-    batched = BatchedMaze(
-        N_ENVS, size=size, max_steps=max_steps, view_size=view_size, device=device, seed=seed
-    )
+    settings = {"size": size, "max_steps": max_steps, "view_size": view_size, "heading": heading}
+    batched = BatchedMaze(N_ENVS, device=device, seed=seed, **settings)
     batched.set_levels(levels)
-    refs = [MazeEnv(size=size, view_size=view_size, max_steps=max_steps) for _ in levels]
+    refs = [MazeEnv(**settings) for _ in levels]
     obs = _np(batched.reset())
-    assert obs.dtype == np.float32 and obs.shape == (N_ENVS, 2, view_size, view_size)
+    channels = 3 if heading else 2
+    assert obs.dtype == np.float32 and obs.shape == (N_ENVS, channels, view_size, view_size)
     for i, ref in enumerate(refs):
         assert np.array_equal(obs[i], ref.reset(options={"task": levels[i]})[0])
     assert batched.levels() == levels
@@ -97,11 +98,15 @@ def _play_against_reference(
     return counts
 
 
-@pytest.mark.parametrize(
-    ("size", "view_size"), [(5, 1), (5, 3), (5, 9), (9, 5), (9, 11), (9, 17)]
-)
+@pytest.mark.parametrize(("size", "view_size"), [(5, 1), (5, 3), (5, 9), (9, 5), (9, 11), (9, 17)])
 def test_matches_maze_env_step_by_step(size, view_size):
     counts = _play_against_reference(size, view_size, seed=size * 100 + view_size)
+    assert counts["terminated"] > 10 and counts["truncated"] > 10
+
+
+@pytest.mark.parametrize("view_size", [3, 11])
+def test_heading_channel_matches_maze_env_step_by_step(view_size):
+    counts = _play_against_reference(9, view_size, seed=view_size, heading=True)
     assert counts["terminated"] > 10 and counts["truncated"] > 10
 
 
