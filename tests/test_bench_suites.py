@@ -219,13 +219,19 @@ def test_maze_ued_report_renders_the_target_verdicts():
         *(maze_record("plr-robust", seed, solve=0.9, cvar_10=0.5) for seed in range(2)),
         *(maze_record("accel", seed, solve=0.9, cvar_10=0.4) for seed in range(2)),
     ]
-    text = module.report(maze_results(module, records, ["dr", "plr-robust", "accel"]))
+    records += [maze_record("accel-entropy", 0, solve=0.9, cvar_10=0.6)]
+    records += [maze_record("accel-oracle", 0, solve=0.9, cvar_10=0.6)]
+    methods = ["dr", "plr-robust", "accel", "accel-entropy", "accel-oracle"]
+    text = module.report(maze_results(module, records, methods))
+    variant = next(line for line in text.splitlines() if line.startswith("- `accel-entropy`"))
+    assert "1.50× DR" in variant and "**met**" in variant
+    assert "- `accel-oracle`" not in text  # a diagnostic, not a teacher setting
     plr = next(line for line in text.splitlines() if line.startswith("- `plr-robust`"))
     accel = next(line for line in text.splitlines() if line.startswith("- `accel`"))
     assert "1.50× DR" in plr and "**met**" in plr
     # 1.5x on maze-test but a worse CVaR-10%
     assert "1.50× DR" in accel and "**not met**" in accel
-    assert "| `pvl` | 4 | -0.50 (-0.50 to -0.50) | +0.40 |" in text
+    assert "| `pvl` | 6 | -0.50 (-0.50 to -0.50) | +0.40 |" in text  # 4 runs + 2 variants
     assert "2 of the 3 held-out mazes are solved by no run" in text
 
 
