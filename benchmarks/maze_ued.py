@@ -257,11 +257,10 @@ def evaluate_run(
     import torch
 
     from autocurr.agents.evaluation import cvar_solve_rates
+    from autocurr.envs.maze import MazeEnv
 
     teacher, teacher_kwargs, _ = _method_settings(method, options)
     started = time.perf_counter()
-    from autocurr.envs.maze import MazeEnv
-
     torch.set_num_threads(1)
     env_kwargs = options.get("env_kwargs", {})
     cvar = cvar_solve_rates(

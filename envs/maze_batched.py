@@ -41,12 +41,9 @@ from typing import Any
 import numpy as np
 import torch
 
-from .maze import MazeLevel, _heading_planes, _parse_size, generate_level
+from .maze import NO_ACTION, MazeLevel, _heading_planes, _parse_size, generate_level
 
 __all__ = ["BatchedMaze"]
-
-#: Index of the empty heading plane: no action yet in this episode.
-NO_ACTION = 4
 
 
 class BatchedMaze:
@@ -245,7 +242,8 @@ class BatchedMaze:
         self._pos = torch.where(mask, self._starts[rows], self._pos)
         self._t = torch.where(mask, 0, self._t)
         self._return = torch.where(mask, 0.0, self._return)
-        self._last_action = torch.where(mask, NO_ACTION, self._last_action)
+        if self.heading:  # the only reader of the last action
+            self._last_action = torch.where(mask, NO_ACTION, self._last_action)
         return rows
 
     def reset(self, indices: Any = None) -> torch.Tensor:
