@@ -27,7 +27,10 @@ Peer (``PEER_METHODS``, ``benchmarks/peers/``):
 
 Variants outside the default set, for ``--methods`` (the one-seed pilots in BENCHMARKS.md):
 ``plr-robust-t1`` (rank temperature 1), ``-maxmc``, ``-l1vl`` score variants, and
-``plr-robust-oracle`` / ``accel-oracle`` (``--oracle-score``: the true BFS regret as the score).
+``plr-robust-oracle`` / ``accel-oracle`` (``--oracle-score``: the true BFS regret as the score);
+``accel-random-entropy-solvable``: ACCEL whose fresh levels come from the random generator, as
+JaxUED's ``examples/maze_plr.py`` runs it (``use_accel`` draws new levels from the same
+``sample_random_level`` as PLR), instead of dcd's empty rooms.
 
 Evaluation after training (``autocurr eval``'s code paths):
 
@@ -93,6 +96,11 @@ METHODS: dict[str, tuple[str, dict[str, Any], str | None]] = {
     "accel-entropy": ("accel", {"buffer_size": 1000, "score": "entropy"}, None),
     "accel-solvable": ("accel", {"buffer_size": 1000}, None),
     "accel-entropy-solvable": ("accel", {"buffer_size": 1000, "score": "entropy"}, None),
+    "accel-random-entropy-solvable": (
+        "accel",
+        {"buffer_size": 1000, "score": "entropy"},
+        "random",
+    ),
     "plr-entropy": ("plr", {"buffer_size": 1000, "score": "entropy"}, None),
     "plr-robust-oracle": ("plr", {"robust": True, "buffer_size": 1000}, None),
     "accel-oracle": ("accel", {"buffer_size": 1000}, None),
@@ -106,6 +114,7 @@ METHODS: dict[str, tuple[str, dict[str, Any], str | None]] = {
 LEVEL_KWARGS: dict[str, dict[str, Any]] = {
     "accel-solvable": {"solvable_mutations": True},
     "accel-entropy-solvable": {"solvable_mutations": True},
+    "accel-random-entropy-solvable": {"solvable_mutations": True},
 }
 #: Peers' own curricula on the same SB3 student and budget (``benchmarks/peers/``; the
 #: ``bench`` extra installs them): Syllabus's PLR over a fixed pool of 4,000 generated levels.
