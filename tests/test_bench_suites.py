@@ -305,3 +305,38 @@ def test_quick_run_through_the_harness(name, tmp_path):
     text = suite.load().report(record["results"])
     assert "Smoke check" in text and ("**met**" in text or "**not met**" in text)
     assert list(path.parent.glob("*.csv"))
+
+
+@pytest.mark.parametrize(
+    ("method", "walled_levels"),
+    [("accel-entropy-solvable", False), ("accel-random-entropy-solvable", True)],
+)
+def test_maze_ued_accel_fresh_levels_come_from_the_method_generator(
+    method, walled_levels, tmp_path, monkeypatch
+):
+    """dcd's ACCEL starts from empty rooms; the JaxUED variant draws random walled levels. Both
+    redraw unsolvable edits."""
+    from autocurr.agents import tasks, train
+    from autocurr.envs.maze import MazeLevel, is_solvable
+
+    module = load("maze-ued")
+    seen = {}
+
+    def fake_train(config):
+        seen["config"] = config
+        return {}
+
+    monkeypatch.setattr(train, "train", fake_train)
+    options = {**module.DEFAULT_OPTIONS, "env_kwargs": {"heading": True}}
+    record = module._train_ours(method, 0, options, tmp_path / "run")
+    config = seen["config"]
+    assert config.teacher == "accel" and config.teacher_kwargs["score"] == "entropy"
+    assert record["levels"] == config.level_start() + ' {"solvable_mutations": true}'
+    preset = tasks.level_preset(
+        tasks.maze_preset(), config.env_kwargs, config.level_start(), config.level_kwargs
+    )
+    rng = np.random.default_rng(0)
+    fresh = [MazeLevel.decode(preset.space.sample(rng)) for _ in range(50)]
+    assert any(level.n_walls > 0 for level in fresh) == walled_levels
+    edited = [MazeLevel.decode(preset.space.mutate(rng, level.encode())) for level in fresh]
+    assert all(is_solvable(level) for level in edited)
