@@ -16,9 +16,11 @@ Sampling state machine (one decision per ``sample`` call; ``sample(k)`` is one b
                after "edit")             buffer fill reaches min_fill), else "new"
 
 * **replay**: levels drawn from the buffer's replay distribution (as PLR). Train on them.
-* **new**: fresh levels from the space's generator. For ACCEL the generator should make
-  *simple* levels: pass ``maze_levels(start="empty")`` (empty rooms, reference §8: "maze: DR
-  generator with 0 walls"); the teacher cannot check this. Rolled out only to be scored.
+* **new**: fresh levels from the space's generator. The paper's generator makes *simple*
+  levels: ``maze_levels(start="empty")`` (empty rooms, reference §8: "maze: DR generator with 0
+  walls"; dcd's maze config); the teacher cannot check this. JaxUED's maze example draws them
+  from the random generator instead (``start="random"``), which on our maze kept ACCEL's tail on
+  random levels at DR's level (BENCHMARKS.md, the heading runs). Rolled out only to be scored.
 * **edit**: children of the levels of the most recent replay batch (the ``batch`` base of JaxUED
   and minimax; dcd's ``easy`` base is not implemented). Child ``i`` of a ``k``-batch edits parent
   ``i mod len(parents)``: ``n_edits`` successive calls of ``space.mutate``. Children are rolled
